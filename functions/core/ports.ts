@@ -125,6 +125,8 @@ export interface Account {
   /** The `/user` resource map, already validated (relative paths). */
   resources: Record<string, string>;
   discoveredAt: number;
+  /** When profile, settings and records were last stored. */
+  docsFetchedAt?: number | undefined;
   cursors: Partial<Record<FeedName, FeedCursor>>;
   /** Epoch ms up to which changes are known (start of the last successful change-log query). */
   watermark?: number | undefined;

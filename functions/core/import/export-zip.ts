@@ -1,0 +1,811 @@
+/**
+ * Runkeeper's own export ZIP (Account settings → Export data), see export-zip-format.md.
+ *
+ * Pure parsing: callers feed entries from any (streaming) unzipper; nothing here touches
+ * the file system. Every problem becomes a report entry; nothing throws on hostile input.
+ *
+ * Synthetic ids. ZIP rows carry a UUID `Activity Id`, not the numeric API id, but the
+ * exporters and key layout need a numeric id (≤ 20 digits). The scheme:
+ *   id = "9" + the first 15 hex digits of the UUID (hyphens removed) as a decimal number,
+ *        left-padded with zeros to 19 digits → always exactly 20 digits, starting with 9.
+ * An `Activity Id` that is not a 32-hex-digit UUID (or is missing) uses the first 15 hex
+ * digits of SHA-256 of its text (or of `Date|Type|Distance` when empty) instead.
+ * 15 hex digits < 16^15 ≈ 1.15·10^18 < 10^19, so the padding never overflows. Real API ids
+ * are far shorter (9–10 digits), so a 20-digit id beginning with 9 cannot collide with one;
+ * two ZIP rows mapping to the same id (56+ random bits) are reported and the second skipped.
+ */
+import { createHash } from 'node:crypto';
+import { DOMParser } from '@xmldom/xmldom';
+import { parse as parseCsvSync } from 'csv-parse/sync';
+import { haversine } from '../export/activity.ts';
+import {
+  formatLocal,
+  formatStartTime,
+  isoUtc,
+  parseLocalIso,
+  type WallClock,
+  wallClockAsUtcMs,
+} from '../export/time.ts';
+
+// ---------------------------------------------------------------------------------------
+// cardioActivities.csv
+
+export interface CardioRow {
+  /** 1-based line on which the record ends in the CSV text. */
+  line: number;
+  activityId: string;
+  /** Local wall clock `YYYY-MM-DDTHH:mm:ss`. */
+  date: string;
+  type: string;
+  routeName: string | undefined;
+  distanceMeters: number | undefined;
+  durationSeconds: number | undefined;
+  /** Seconds per km (converted from per mile when the file is in miles). */
+  averagePaceSecondsPerKm: number | undefined;
+  averageSpeedMps: number | undefined;
+  calories: number | undefined;
+  climbMeters: number | undefined;
+  averageHeartRate: number | undefined;
+  friendsTagged: string | undefined;
+  notes: string | undefined;
+  gpxFile: string | undefined;
+}
+
+export interface ImportError {
+  entry?: string;
+  line?: number;
+  reason: string;
+}
+
+const MILE = 1609.344;
+const FOOT = 0.3048;
+
+/** `mm:ss`, `h:mm:ss` or plain seconds → seconds. */
+export function parseDuration(s: string): number | undefined {
+  const t = s.trim();
+  if (t === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t);
+  const m = /^(?:(\d+):)?(\d{1,3}):(\d{1,2}(?:\.\d+)?)$/.exec(t);
+  if (!m) return undefined;
+  const secs = Number(m[3]);
+  if (secs >= 60 || (m[1] !== undefined && Number(m[2]) >= 60)) return undefined;
+  return Number(m[1] ?? 0) * 3600 + Number(m[2]) * 60 + secs;
+}
+
+function parseNum(s: string | undefined): number | undefined | 'bad' {
+  if (s === undefined) return undefined;
+  const t = s.trim().replace(/,/g, '');
+  if (t === '') return undefined;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(t)) return 'bad';
+  return Number(t);
+}
+
+type Unit = 'mi' | 'km' | 'ft' | 'm' | 'mph' | 'km/h' | undefined;
+interface Columns {
+  activityId?: number;
+  date?: number;
+  type?: number;
+  routeName?: number;
+  distance?: { i: number; unit: Unit };
+  duration?: number;
+  pace?: number;
+  speed?: { i: number; unit: Unit };
+  calories?: number;
+  climb?: { i: number; unit: Unit };
+  hr?: number;
+  friends?: number;
+  notes?: number;
+  gpx?: number;
+}
+
+function mapHeader(header: readonly string[]): Columns {
+  const c: Columns = {};
+  header.forEach((raw, i) => {
+    const h = raw.trim().toLowerCase().replace(/\s+/g, ' ');
+    const unit = (/\(([^)]*)\)/.exec(h)?.[1]?.trim() ?? undefined) as Unit;
+    const name = h.replace(/\s*\([^)]*\)\s*/, '').trim();
+    switch (name) {
+      case 'activity id':
+        c.activityId = i;
+        break;
+      case 'date':
+        c.date = i;
+        break;
+      case 'type':
+        c.type = i;
+        break;
+      case 'route name':
+        c.routeName = i;
+        break;
+      case 'distance':
+        c.distance = { i, unit };
+        break;
+      case 'duration':
+        c.duration = i;
+        break;
+      case 'average pace':
+        c.pace = i;
+        break;
+      case 'average speed':
+        c.speed = { i, unit };
+        break;
+      case 'calories burned':
+      case 'calories':
+        c.calories = i;
+        break;
+      case 'climb':
+        c.climb = { i, unit };
+        break;
+      case 'average heart rate':
+        c.hr = i;
+        break;
+      case "friend's tagged":
+      case 'friends tagged':
+        c.friends = i;
+        break;
+      case 'notes':
+        c.notes = i;
+        break;
+      case 'gpx file':
+        c.gpx = i;
+        break;
+    }
+  });
+  return c;
+}
+
+/**
+ * Parses cardioActivities.csv by header name. Broken rows (wrong field count, bad date,
+ * bad numbers, an unterminated quote) are reported with their line and skipped.
+ */
+export function parseCardioCsv(text: string): { rows: CardioRow[]; errors: ImportError[] } {
+  const errors: ImportError[] = [];
+  const records: { fields: string[]; line: number }[] = [];
+  try {
+    parseCsvSync(text, {
+      bom: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+      on_skip: (err) => {
+        errors.push({
+          line: (err as { lines?: number } | undefined)?.lines,
+          reason: `CSV syntax: ${err?.message ?? 'unknown'}`,
+        });
+        return undefined;
+      },
+      on_record: (record: string[], ctx) => {
+        records.push({ fields: record, line: ctx.lines });
+        return null;
+      },
+    });
+  } catch (e) {
+    const err = e as { message?: string; lines?: number };
+    errors.push({ line: err.lines, reason: `CSV syntax: ${err.message ?? String(e)}` });
+  }
+  const head = records.shift();
+  if (!head) {
+    errors.push({ reason: 'CSV has no header row' });
+    return { rows: [], errors };
+  }
+  const col = mapHeader(head.fields);
+  if (col.date === undefined) {
+    errors.push({ line: head.line, reason: 'CSV header has no "Date" column' });
+    return { rows: [], errors };
+  }
+  const rows: CardioRow[] = [];
+  for (const { fields, line } of records) {
+    if (fields.length !== head.fields.length) {
+      errors.push({
+        line,
+        reason: `expected ${head.fields.length} fields, found ${fields.length}`,
+      });
+      continue;
+    }
+    const get = (i: number | undefined) => {
+      if (i === undefined) return undefined;
+      const v = fields[i]?.trim();
+      return v === '' ? undefined : v;
+    };
+    const problems: string[] = [];
+    const number = (i: number | undefined, label: string) => {
+      const v = parseNum(get(i));
+      if (v === 'bad') {
+        problems.push(`bad ${label} "${get(i)}"`);
+        return undefined;
+      }
+      return v;
+    };
+    const dateText = get(col.date) ?? '';
+    const w = parseLocalIso(dateText);
+    if (!w) problems.push(`bad Date "${dateText}"`);
+    const dist = number(col.distance?.i, 'Distance');
+    const climb = number(col.climb?.i, 'Climb');
+    const speed = number(col.speed?.i, 'Average Speed');
+    const durationText = get(col.duration);
+    const duration = durationText === undefined ? undefined : parseDuration(durationText);
+    if (durationText !== undefined && duration === undefined) {
+      problems.push(`bad Duration "${durationText}"`);
+    }
+    const paceText = get(col.pace);
+    const pace = paceText === undefined ? undefined : parseDuration(paceText);
+    const calories = number(col.calories, 'Calories Burned');
+    const hr = number(col.hr, 'Average Heart Rate');
+    if (problems.length > 0 || !w) {
+      errors.push({ line, reason: problems.join('; ') });
+      continue;
+    }
+    const miles = col.distance?.unit === 'mi';
+    const rawId = get(col.activityId) ?? '';
+    rows.push({
+      line,
+      activityId: rawId,
+      date: formatLocal(w),
+      type: get(col.type) ?? 'Other',
+      routeName: get(col.routeName),
+      distanceMeters: dist === undefined ? undefined : dist * (miles ? MILE : 1000),
+      durationSeconds: duration,
+      averagePaceSecondsPerKm: pace === undefined ? undefined : miles ? pace / (MILE / 1000) : pace,
+      averageSpeedMps:
+        speed === undefined
+          ? undefined
+          : (speed * (col.speed?.unit === 'mph' ? MILE : 1000)) / 3600,
+      calories,
+      climbMeters: climb === undefined ? undefined : climb * (col.climb?.unit === 'ft' ? FOOT : 1),
+      averageHeartRate: hr,
+      friendsTagged: get(col.friends),
+      notes: col.notes === undefined ? undefined : fields[col.notes] || undefined,
+      gpxFile: get(col.gpx),
+    });
+  }
+  return { rows, errors };
+}
+
+// ---------------------------------------------------------------------------------------
+// GPX files
+
+export interface GpxPoint {
+  /** UTC epoch ms, undefined when the point has no (valid) time. */
+  time: number | undefined;
+  lat: number;
+  lon: number;
+  ele: number | undefined;
+  hr: number | undefined;
+}
+
+export interface ParsedGpx {
+  name: string | undefined;
+  type: string | undefined;
+  /** Points of every track segment, in document order. */
+  points: GpxPoint[];
+  /** One array per non-empty `<trkseg>`. */
+  segments: GpxPoint[][];
+}
+
+export class GpxParseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GpxParseError';
+  }
+}
+
+interface XNode {
+  nodeType: number;
+  localName?: string | null;
+  childNodes?: ArrayLike<XNode>;
+  textContent?: string | null;
+  getAttribute?: (n: string) => string | null;
+}
+
+function children(n: XNode, local: string): XNode[] {
+  const out: XNode[] = [];
+  const list = n.childNodes;
+  if (!list) return out;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]!;
+    if (c.nodeType === 1 && c.localName === local) out.push(c);
+  }
+  return out;
+}
+
+function descendant(n: XNode, local: string): XNode | undefined {
+  const list = n.childNodes;
+  if (!list) return undefined;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]!;
+    if (c.nodeType !== 1) continue;
+    if (c.localName === local) return c;
+    const d = descendant(c, local);
+    if (d) return d;
+  }
+  return undefined;
+}
+
+const text = (n: XNode | undefined) => n?.textContent?.trim() || undefined;
+
+/**
+ * Parses one export GPX (namespace-tolerant: elements are matched by local name).
+ * Throws GpxParseError on malformed XML or when the root is not `<gpx>`.
+ */
+export function parseExportGpx(xml: string): ParsedGpx {
+  let doc: { documentElement: XNode | null } | undefined;
+  try {
+    doc = new DOMParser({
+      onError: (level, msg) => {
+        if (level !== 'warning') throw new GpxParseError(`malformed XML: ${msg}`);
+      },
+    }).parseFromString(xml, 'text/xml') as unknown as { documentElement: XNode | null };
+  } catch (e) {
+    throw e instanceof GpxParseError ? e : new GpxParseError(`malformed XML: ${String(e)}`);
+  }
+  const root = doc?.documentElement;
+  if (!root || root.localName !== 'gpx') throw new GpxParseError('root element is not <gpx>');
+  const points: GpxPoint[] = [];
+  const segments: GpxPoint[][] = [];
+  let name: string | undefined;
+  let type: string | undefined;
+  for (const trk of children(root, 'trk')) {
+    name ??= text(children(trk, 'name')[0]);
+    type ??= text(children(trk, 'type')[0]);
+    for (const seg of children(trk, 'trkseg')) {
+      const pts: GpxPoint[] = [];
+      for (const pt of children(seg, 'trkpt')) {
+        const lat = Number(pt.getAttribute?.('lat'));
+        const lon = Number(pt.getAttribute?.('lon'));
+        if (
+          !Number.isFinite(lat) ||
+          !Number.isFinite(lon) ||
+          Math.abs(lat) > 90 ||
+          Math.abs(lon) > 180
+        ) {
+          continue;
+        }
+        const timeText = text(children(pt, 'time')[0]);
+        const time = timeText === undefined ? undefined : Date.parse(timeText);
+        const eleText = text(children(pt, 'ele')[0]);
+        const ele = eleText === undefined ? undefined : Number(eleText);
+        const ext = children(pt, 'extensions')[0];
+        const hrText = ext ? text(descendant(ext, 'hr')) : undefined;
+        const hr = hrText === undefined ? undefined : Number(hrText);
+        pts.push({
+          time: time !== undefined && Number.isFinite(time) ? time : undefined,
+          lat,
+          lon,
+          ele: ele !== undefined && Number.isFinite(ele) ? ele : undefined,
+          hr: hr !== undefined && Number.isFinite(hr) && hr > 0 ? hr : undefined,
+        });
+      }
+      if (pts.length > 0) {
+        segments.push(pts);
+        points.push(...pts);
+      }
+    }
+  }
+  return { name, type, points, segments };
+}
+
+// ---------------------------------------------------------------------------------------
+// Synthetic ids and API-shaped activities
+
+/** Synthetic API id for a ZIP row (see the scheme at the top of this file). */
+export function syntheticId(activityId: string, fallbackSeed = ''): string {
+  const compact = activityId.trim().toLowerCase().replace(/-/g, '');
+  const hex = /^[0-9a-f]{32}$/.test(compact)
+    ? compact.slice(0, 15)
+    : createHash('sha256')
+        .update(activityId.trim() || fallbackSeed)
+        .digest('hex')
+        .slice(0, 15);
+  return `9${BigInt(`0x${hex}`).toString().padStart(19, '0')}`;
+}
+
+/** True for ids produced by syntheticId. */
+export function isSyntheticId(id: string): boolean {
+  return /^9\d{19}$/.test(id);
+}
+
+const QUARTER_HOUR_MS = 15 * 60_000;
+
+/**
+ * Builds a raw-like activity (Health Graph field names) from a CSV row and its GPX, so the
+ * exporters work unchanged. `utc_offset` (hours, possibly fractional) is CSV local start −
+ * GPX first point UTC, rounded to 15 minutes; without GPX times it is absent.
+ * Path timestamps are seconds since the UTC start so that every GPX time is reproduced.
+ */
+export function toApiShapedActivity(row: CardioRow, gpx?: ParsedGpx): Record<string, unknown> {
+  const w = parseLocalIso(row.date) as WallClock; // row.date was validated by parseCardioCsv
+  const localMs = wallClockAsUtcMs(w);
+  const id = syntheticId(row.activityId, `${row.date}|${row.type}|${row.distanceMeters ?? ''}`);
+  const firstTimed = gpx?.points.find((p) => p.time !== undefined);
+  let offsetMs: number | undefined;
+  if (firstTimed?.time !== undefined) {
+    offsetMs = Math.round((localMs - firstTimed.time) / QUARTER_HOUR_MS) * QUARTER_HOUR_MS;
+    if (Math.abs(offsetMs) > 14 * 3_600_000) offsetMs = undefined; // not a real zone offset
+  }
+  const startUtc = offsetMs === undefined ? undefined : localMs - offsetMs;
+
+  const path: Record<string, unknown>[] = [];
+  const heartRate: Record<string, unknown>[] = [];
+  const distance: Record<string, unknown>[] = [];
+  if (gpx && startUtc !== undefined) {
+    const segs = gpx.segments
+      .map((s) => s.filter((p) => p.time !== undefined))
+      .filter((s) => s.length > 0);
+    let cum = 0;
+    segs.forEach((seg, si) => {
+      let prev: GpxPoint | undefined;
+      seg.forEach((p, pi) => {
+        const t = Math.round(((p.time! - startUtc) / 1000) * 1000) / 1000;
+        if (prev) cum += haversine(prev.lat, prev.lon, p.lat, p.lon);
+        prev = p;
+        const isFirst = si === 0 && pi === 0;
+        const isLast = si === segs.length - 1 && pi === seg.length - 1;
+        let type = 'gps';
+        if (isFirst) type = 'start';
+        else if (isLast) type = 'end';
+        else if (pi === 0) type = 'resume';
+        else if (pi === seg.length - 1) type = 'pause';
+        path.push({
+          timestamp: t,
+          latitude: p.lat,
+          longitude: p.lon,
+          altitude: p.ele ?? 0,
+          type,
+        });
+        if (p.hr !== undefined) heartRate.push({ timestamp: t, heart_rate: Math.round(p.hr) });
+        distance.push({ timestamp: t, distance: Math.round(cum * 100) / 100 });
+      });
+    });
+  }
+  const movingFromGpx = gpx?.segments.reduce((s, seg) => {
+    const a = seg.find((p) => p.time !== undefined)?.time;
+    const b = seg.findLast((p) => p.time !== undefined)?.time;
+    return a !== undefined && b !== undefined ? s + (b - a) / 1000 : s;
+  }, 0);
+  const hrAvg =
+    row.averageHeartRate ??
+    (heartRate.length > 0
+      ? Math.round(heartRate.reduce((s, h) => s + (h.heart_rate as number), 0) / heartRate.length)
+      : undefined);
+
+  const act: Record<string, unknown> = {
+    uri: `/fitnessActivities/${id}`,
+    type: row.type,
+    equipment: 'None',
+    start_time: formatStartTime(w),
+    ...(offsetMs === undefined ? {} : { utc_offset: offsetMs / 3_600_000 }),
+    total_distance: row.distanceMeters ?? (distance.at(-1)?.distance as number | undefined) ?? 0,
+    duration: row.durationSeconds ?? movingFromGpx ?? 0,
+    ...(row.calories === undefined ? {} : { total_calories: row.calories }),
+    ...(row.climbMeters === undefined ? {} : { climb: row.climbMeters }),
+    ...(hrAvg === undefined ? {} : { average_heart_rate: hrAvg }),
+    ...(row.notes === undefined ? {} : { notes: row.notes }),
+    source: 'RunKeeper export',
+    entry_mode: path.length > 0 ? 'API' : 'Web',
+    has_path: path.length > 0,
+    path,
+    heart_rate: heartRate,
+    distance,
+    calories: [],
+    images: [],
+    rk_export: {
+      activity_id: row.activityId,
+      date: row.date,
+      ...(startUtc === undefined ? {} : { utc_start: isoUtc(startUtc) }),
+      route_name: row.routeName ?? null,
+      friends_tagged: row.friendsTagged ?? null,
+      gpx_file: row.gpxFile ?? null,
+      average_pace_s_per_km: row.averagePaceSecondsPerKm ?? null,
+      average_speed_mps: row.averageSpeedMps ?? null,
+    },
+  };
+  return act;
+}
+
+// ---------------------------------------------------------------------------------------
+// Matching ZIP activities to API activities
+
+/** What matching needs from an index row (IndexRow satisfies it). */
+export interface MatchCandidate {
+  id: string;
+  type: string;
+  localStart: string;
+  utcStart: string | undefined;
+  distanceMeters: number;
+}
+
+const FAMILIES: Record<string, string> = {
+  running: 'run',
+  cycling: 'ride',
+  'mountain biking': 'ride',
+  spinning: 'ride',
+  walking: 'walk',
+  hiking: 'walk',
+  'nordic walking': 'walk',
+  'downhill skiing': 'ski',
+  'cross-country skiing': 'ski',
+  snowboarding: 'ski',
+};
+
+export function typeFamily(type: string): string {
+  const t = type.trim().toLowerCase();
+  return FAMILIES[t] ?? t;
+}
+
+const TWO_MIN = 2 * 60_000;
+const WINDOW = 36 * 3_600_000;
+const DAY = 86_400_000;
+
+function distanceMatches(a: number, b: number): boolean {
+  return Math.abs(a - b) <= Math.max(50, 0.03 * Math.max(a, b));
+}
+
+/**
+ * The API id of the activity a ZIP activity duplicates, or undefined.
+ * Same type family and distance within 3 % or 50 m, and then, in order of preference:
+ * 1. local starts within ±2 min, or UTC starts within ±2 min (best residual wins);
+ * 2. a start (UTC when both known, else local) shifted by a whole number of quarter hours
+ *    (±2 min) within ±36 h — a wrong or missing offset on one side — excluding shifts of
+ *    whole days (the same route run at the same time another day), and only when exactly
+ *    one candidate qualifies.
+ */
+export function matchActivity(
+  zip: Omit<MatchCandidate, 'id'> & { id?: string },
+  apiRows: readonly MatchCandidate[],
+): string | undefined {
+  const zLocal = Date.parse(`${zip.localStart}Z`);
+  const zUtc = zip.utcStart === undefined ? Number.NaN : Date.parse(zip.utcStart);
+  const fam = typeFamily(zip.type);
+  let best: { id: string; score: number } | undefined;
+  const shifted: { id: string; score: number }[] = [];
+  for (const r of apiRows) {
+    if (typeFamily(r.type) !== fam || !distanceMatches(zip.distanceMeters, r.distanceMeters)) {
+      continue;
+    }
+    const rLocal = Date.parse(`${r.localStart}Z`);
+    const rUtc = r.utcStart === undefined ? Number.NaN : Date.parse(r.utcStart);
+    const dLocal = Math.abs(zLocal - rLocal);
+    const dUtc = Math.abs(zUtc - rUtc);
+    const exact = Math.min(
+      Number.isFinite(dLocal) ? dLocal : Infinity,
+      Number.isFinite(dUtc) ? dUtc : Infinity,
+    );
+    const distScore = Math.abs(zip.distanceMeters - r.distanceMeters);
+    if (exact <= TWO_MIN) {
+      const score = exact + distScore;
+      if (!best || score < best.score) best = { id: r.id, score };
+      continue;
+    }
+    const d = Number.isFinite(dUtc) ? dUtc : dLocal;
+    if (!Number.isFinite(d) || d > WINDOW) continue;
+    const residual = Math.abs(d - Math.round(d / QUARTER_HOUR_MS) * QUARTER_HOUR_MS);
+    const dayResidual = Math.abs(d - Math.round(d / DAY) * DAY);
+    if (residual <= TWO_MIN && dayResidual > TWO_MIN) shifted.push({ id: r.id, score: d });
+  }
+  if (best) return best.id;
+  return shifted.length === 1 ? shifted[0]!.id : undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry names and zip-bomb guards
+
+/**
+ * Checks a ZIP entry name. Rejects empty or over-long names, NUL and control characters,
+ * backslashes, absolute paths, drive letters and `.`/`..` segments.
+ */
+export function safeEntryName(
+  name: string,
+): { ok: true; name: string } | { ok: false; reason: string } {
+  if (typeof name !== 'string' || name.length === 0) return { ok: false, reason: 'empty name' };
+  if (name.length > 1024) return { ok: false, reason: 'name too long' };
+  if (/[\u0000-\u001f\u007f]/.test(name)) return { ok: false, reason: 'control character in name' };
+  if (name.includes('\\')) return { ok: false, reason: 'backslash in name' };
+  if (name.startsWith('/')) return { ok: false, reason: 'absolute path' };
+  if (/^[A-Za-z]:/.test(name)) return { ok: false, reason: 'drive letter' };
+  const parts = name.split('/');
+  if (parts.some((p) => p === '..' || p === '.')) return { ok: false, reason: 'dot segment' };
+  if (parts.slice(0, -1).some((p) => p === '')) return { ok: false, reason: 'empty segment' };
+  return { ok: true, name };
+}
+
+export interface ZipLimits {
+  /** Entries processed at most; the rest are reported once and ignored. */
+  maxEntries: number;
+  /** Total uncompressed bytes read at most. */
+  maxTotalBytes: number;
+  /** One entry's uncompressed size at most. */
+  maxEntryBytes: number;
+  /** Uncompressed/compressed ratio at most (checked for entries above `ratioMinBytes`). */
+  maxRatio: number;
+  ratioMinBytes: number;
+}
+
+export const DEFAULT_ZIP_LIMITS: ZipLimits = {
+  maxEntries: 50_000,
+  maxTotalBytes: 2 * 1024 ** 3,
+  maxEntryBytes: 256 * 1024 ** 2,
+  maxRatio: 100,
+  ratioMinBytes: 1024 * 1024,
+};
+
+/** Why an entry must not be read, judged from its declared sizes, or undefined when fine. */
+export function checkEntrySize(
+  size: number,
+  compressedSize: number,
+  totalSoFar: number,
+  limits: ZipLimits,
+): string | undefined {
+  if (!Number.isFinite(size) || size < 0) return 'invalid declared size';
+  if (size > limits.maxEntryBytes) return `entry larger than ${limits.maxEntryBytes} bytes`;
+  if (totalSoFar + size > limits.maxTotalBytes) {
+    return `total uncompressed size would exceed ${limits.maxTotalBytes} bytes`;
+  }
+  if (size >= limits.ratioMinBytes && size / Math.max(1, compressedSize) > limits.maxRatio) {
+    return `compression ratio above ${limits.maxRatio}`;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// The whole ZIP
+
+export interface ZipEntry {
+  name: string;
+  /** Declared uncompressed size. */
+  size: number;
+  compressedSize: number;
+  read(): Promise<Uint8Array>;
+}
+
+export interface ImportResult {
+  /** Raw-like activities (toApiShapedActivity), in CSV order. */
+  activities: Record<string, unknown>[];
+  measurementsCsv?: string;
+  /** Entries that are neither the cardio CSV, a referenced GPX nor measurements.csv. */
+  otherFiles: { name: string; bytes: Uint8Array }[];
+  report: { imported: number; skipped: number; errors: ImportError[] };
+}
+
+const base = (name: string) => name.slice(name.lastIndexOf('/') + 1);
+
+/**
+ * Imports a Runkeeper export from a stream of ZIP entries. Declared sizes are checked
+ * before an entry is read and the actual length after (a lying header cannot get past the
+ * totals); the unzipper feeding `read()` should cap its own output at `maxEntryBytes` too.
+ * Never throws for bad content: problems land in `report.errors`.
+ */
+export async function importZip(
+  entries: AsyncIterable<ZipEntry>,
+  limits: Partial<ZipLimits> = {},
+): Promise<ImportResult> {
+  const lim: ZipLimits = { ...DEFAULT_ZIP_LIMITS, ...limits };
+  const errors: ImportError[] = [];
+  const otherFiles: { name: string; bytes: Uint8Array }[] = [];
+  const gpxTexts = new Map<string, { name: string; text: string }>();
+  const seen = new Set<string>();
+  let cardio: { name: string; text: string } | undefined;
+  let measurementsCsv: string | undefined;
+  let count = 0;
+  let total = 0;
+  let skipped = 0;
+  const decoder = new TextDecoder('utf-8');
+
+  for await (const e of entries) {
+    count++;
+    if (count > lim.maxEntries) {
+      errors.push({ reason: `more than ${lim.maxEntries} entries: the rest were not read` });
+      break;
+    }
+    const safe = safeEntryName(e.name);
+    if (!safe.ok) {
+      errors.push({ entry: e.name, reason: `unsafe entry name: ${safe.reason}` });
+      skipped++;
+      continue;
+    }
+    if (e.name.endsWith('/')) continue; // directory
+    if (seen.has(e.name)) {
+      errors.push({ entry: e.name, reason: 'duplicate entry name' });
+      skipped++;
+      continue;
+    }
+    seen.add(e.name);
+    const tooBig = checkEntrySize(e.size, e.compressedSize, total, lim);
+    if (tooBig) {
+      errors.push({ entry: e.name, reason: `possible zip bomb: ${tooBig}` });
+      skipped++;
+      continue;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await e.read();
+    } catch (err) {
+      errors.push({ entry: e.name, reason: `cannot read entry: ${String(err)}` });
+      skipped++;
+      continue;
+    }
+    total += bytes.byteLength;
+    if (bytes.byteLength > lim.maxEntryBytes || total > lim.maxTotalBytes) {
+      errors.push({
+        entry: e.name,
+        reason: 'possible zip bomb: entry larger than declared limits',
+      });
+      skipped++;
+      if (total > lim.maxTotalBytes) break;
+      continue;
+    }
+    const b = base(e.name).toLowerCase();
+    if (b === 'cardioactivities.csv') {
+      if (cardio) {
+        errors.push({ entry: e.name, reason: 'second cardioActivities.csv ignored' });
+        otherFiles.push({ name: e.name, bytes });
+      } else cardio = { name: e.name, text: decoder.decode(bytes) };
+    } else if (b === 'measurements.csv' && measurementsCsv === undefined) {
+      measurementsCsv = decoder.decode(bytes);
+    } else if (b.endsWith('.gpx')) {
+      gpxTexts.set(base(e.name), { name: e.name, text: decoder.decode(bytes) });
+    } else {
+      otherFiles.push({ name: e.name, bytes });
+    }
+  }
+
+  const activities: Record<string, unknown>[] = [];
+  const ids = new Set<string>();
+  const used = new Set<string>();
+  if (!cardio) {
+    errors.push({ reason: 'cardioActivities.csv not found' });
+  } else {
+    const { rows, errors: csvErrors } = parseCardioCsv(cardio.text);
+    for (const ce of csvErrors) errors.push({ entry: cardio.name, ...ce });
+    skipped += csvErrors.filter((ce) => ce.line !== undefined).length;
+    for (const row of rows) {
+      let gpx: ParsedGpx | undefined;
+      if (row.gpxFile) {
+        const g = gpxTexts.get(base(row.gpxFile));
+        if (!g) {
+          errors.push({
+            entry: cardio.name,
+            line: row.line,
+            reason: `GPX file "${row.gpxFile}" not in the ZIP: imported without path`,
+          });
+        } else {
+          used.add(base(row.gpxFile));
+          try {
+            gpx = parseExportGpx(g.text);
+            if (gpx.points.length > 0 && !gpx.points.some((p) => p.time !== undefined)) {
+              errors.push({
+                entry: g.name,
+                reason: 'GPX points have no times: imported without path',
+              });
+            }
+          } catch (err) {
+            errors.push({
+              entry: g.name,
+              reason: `${err instanceof Error ? err.message : String(err)}: imported without path`,
+            });
+          }
+        }
+      }
+      const act = toApiShapedActivity(row, gpx);
+      const id = String(act.uri).slice('/fitnessActivities/'.length);
+      if (ids.has(id)) {
+        errors.push({ entry: cardio.name, line: row.line, reason: `duplicate activity ${id}` });
+        skipped++;
+        continue;
+      }
+      ids.add(id);
+      activities.push(act);
+    }
+  }
+  for (const [b, g] of gpxTexts) {
+    if (!used.has(b)) {
+      errors.push({ entry: g.name, reason: 'GPX file not referenced by cardioActivities.csv' });
+      otherFiles.push({ name: g.name, bytes: new TextEncoder().encode(g.text) });
+    }
+  }
+  return {
+    activities,
+    ...(measurementsCsv === undefined ? {} : { measurementsCsv }),
+    otherFiles,
+    report: { imported: activities.length, skipped, errors },
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * Fetch one item (one queue message). Redelivery, duplicates and crashes are harmless:
+ *  1. already synced at this revision → acknowledge without a call;
+ *  2. no budget → re-send the message delayed to the budget's next slot and acknowledge
+ *     (never burn receive counts on healthy work: H2);
+ *  3. fetch (validated relative URI only); 404 → tombstone; revoked → park the account;
+ *     invalid payload → FAILED with the reason; transient → throw (the queue retries, DLQ after 5);
+ *  4. write the raw JSON at its deterministic key (identical bytes are not rewritten);
+ *  5. mark SYNCED conditionally (an older revision never overwrites a newer one).
+ * A crash between 4 and 5 leaves the object written and the item ENQUEUED: the redelivery
+ * finds the same bytes and only writes the ledger.
+ */
+import { budgetKey } from '../budget.ts';
+import {
+  BudgetExhaustedError,
+  describeError,
+  ForbiddenError,
+  InvalidPayloadError,
+  NotFoundError,
+  RateLimitedError,
+  RevokedError,
+  UnauthorizedError,
+} from '../errors.ts';
+import { sha256Hex } from '../hash.ts';
+import type { FetchedDoc } from '../healthgraph/client.ts';
+import { commentsKey, type ItemRef, rawKey } from '../keys.ts';
+import type { FetchMessage } from '../ports.ts';
+import type { SyncConfig } from './config.ts';
+import { markRevoked, type SchedulerDeps } from './scheduler.ts';
+
+export type FetchOutcome =
+  | 'synced'
+  | 'unchanged'
+  | 'duplicate'
+  | 'skipped'
+  | 'deferred'
+  | 'deleted'
+  | 'failed'
+  | 'parked'
+  | 'live';
+
+export interface FetcherDeps extends SchedulerDeps {
+  /** Derived formats, images, index: called after the raw document is stored. */
+  onStored?: (userId: string, ref: ItemRef, doc: FetchedDoc) => Promise<void>;
+}
+
+/** Test hook: lets fault-injection tests crash between the steps. */
+export type CrashPoint = 'after-fetch' | 'after-put' | 'after-mark';
+
+export async function handleFetch(
+  deps: FetcherDeps,
+  cfg: SyncConfig,
+  msg: FetchMessage,
+  crash?: (p: CrashPoint) => void,
+): Promise<FetchOutcome> {
+  const { userId, feed, id } = msg;
+  const ref: ItemRef = { feed, id };
+  const item = await deps.ledger.get(userId, feed, id);
+  if (!item || item.status === 'DELETED' || item.status === 'FAILED') return 'skipped';
+  if (item.syncedRev >= msg.rev && item.syncedRev >= item.wantRev) return 'duplicate';
+  const account = await deps.accounts.get(userId);
+  if (!account || account.status !== 'ACTIVE') return 'parked';
+  const token = await deps.tokens.get(userId);
+  if (!token) return 'parked';
+  // The document fetched now is at least as new as every change recorded so far.
+  const rev = Math.max(msg.rev, item.wantRev);
+  const client = deps.api(token, userId);
+
+  let doc: FetchedDoc;
+  try {
+    doc = await client.getItem(ref);
+  } catch (e) {
+    if (e instanceof BudgetExhaustedError || e instanceof RateLimitedError) {
+      const now = deps.clock.now();
+      const delay = Math.min(900, Math.max(1, Math.ceil((e.waitUntil - now) / 1000)));
+      await deps.queue.send([
+        { body: { ...msg, deferrals: (msg.deferrals ?? 0) + 1 }, delaySeconds: delay },
+      ]);
+      return 'deferred';
+    }
+    if (e instanceof NotFoundError) {
+      await deps.ledger.markDeleted(userId, feed, id, deps.clock.now());
+      return 'deleted';
+    }
+    if (
+      e instanceof RevokedError ||
+      e instanceof UnauthorizedError ||
+      e instanceof ForbiddenError
+    ) {
+      await markRevoked(deps, account);
+      return 'parked';
+    }
+    if (e instanceof InvalidPayloadError) {
+      deps.log.warn('invalid payload recorded as a permanent failure', {
+        feed,
+        id,
+        reason: e.message,
+      });
+      await deps.ledger.markFailed(
+        userId,
+        feed,
+        id,
+        { reason: describeError(e), permanent: true },
+        deps.clock.now(),
+      );
+      return 'failed';
+    }
+    // Transient: record the attempt for `status`, then let the queue retry (DLQ after maxReceiveCount).
+    await deps.ledger.markFailed(
+      userId,
+      feed,
+      id,
+      { reason: describeError(e), permanent: false, notBefore: deps.clock.now() + cfg.leaseMs },
+      deps.clock.now(),
+    );
+    throw e;
+  }
+  crash?.('after-fetch');
+
+  if (doc.json.is_live === true || doc.json.is_live === 'true') {
+    await deps.ledger.markFailed(
+      userId,
+      feed,
+      id,
+      {
+        reason: 'activity is still being recorded (is_live)',
+        permanent: false,
+        notBefore: deps.clock.now() + cfg.liveRetryMs,
+      },
+      deps.clock.now(),
+    );
+    return 'live';
+  }
+  const owner = doc.json.userID;
+  if (owner !== undefined && String(owner) !== userId) {
+    await deps.ledger.markFailed(
+      userId,
+      feed,
+      id,
+      { reason: 'Invalid: document belongs to another user', permanent: true },
+      deps.clock.now(),
+    );
+    return 'failed';
+  }
+
+  const key = rawKey(userId, ref);
+  const bytes = new TextEncoder().encode(doc.text);
+  const hash = sha256Hex(bytes);
+  const put = await deps.store.put(key, bytes, 'application/json');
+  crash?.('after-put');
+
+  if (cfg.comments && feed === 'fitnessActivities' && typeof doc.json.comments === 'string') {
+    try {
+      const thread = await client.getComments(id);
+      await deps.store.put(
+        commentsKey(userId, id),
+        new TextEncoder().encode(thread.text),
+        'application/json',
+      );
+    } catch (e) {
+      // Comments are secondary: the activity itself is stored; record and move on.
+      deps.log.warn('comment thread not stored', { id, error: describeError(e) });
+    }
+  }
+  await deps.onStored?.(userId, ref, doc);
+
+  await deps.ledger.markSynced(
+    userId,
+    feed,
+    id,
+    { rev, contentHash: hash, key, versionId: put.versionId },
+    deps.clock.now(),
+  );
+  crash?.('after-mark');
+  return put.written ? 'synced' : 'unchanged';
+}

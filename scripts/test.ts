@@ -1,0 +1,64 @@
+/**
+ * The whole test suite: makes sure the Python tools the tests drive are installed (moto
+ * server, cfn-lint), runs vitest, and ends with the plain `N passed, N failed` line CI reads.
+ * Usage: npm test [-- <vitest filters>]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensurePythonTools } from './python-tools.ts';
+
+const root = join(import.meta.dirname, '..');
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  console.error(
+    `rk-sync tests need Node >= 22 (running ${process.version}); run them through "npm test".`,
+  );
+  process.exit(2);
+}
+
+ensurePythonTools(['moto', 'cfn-lint']);
+
+const out = join(root, '.tmp', 'vitest.json');
+mkdirSync(join(root, '.tmp'), { recursive: true });
+rmSync(out, { force: true });
+const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+const r = spawnSync(
+  process.execPath,
+  [
+    vitest,
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${out}`,
+    ...process.argv.slice(2),
+  ],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR },
+  },
+);
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+if (existsSync(out)) {
+  const j = JSON.parse(readFileSync(out, 'utf8')) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numPendingTests: number;
+    numTodoTests: number;
+    numFailedTestSuites: number;
+  };
+  passed = j.numPassedTests;
+  failed =
+    j.numFailedTests +
+    (j.numFailedTestSuites > 0 && j.numFailedTests === 0 ? j.numFailedTestSuites : 0);
+  skipped = j.numPendingTests + j.numTodoTests;
+} else {
+  failed = 1;
+  console.error('vitest wrote no report');
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(r.status !== 0 || failed > 0 || passed === 0 ? 1 : 0);
