@@ -11,7 +11,11 @@ export type BudgetFactory = (cfg: Partial<BudgetConfig>) => Promise<CallBudget>;
 
 const T0 = Date.UTC(2026, 0, 1);
 
-export function callBudgetContract(name: string, make: BudgetFactory, opts: { runs?: number } = {}) {
+export function callBudgetContract(
+  name: string,
+  make: BudgetFactory,
+  opts: { runs?: number } = {},
+) {
   const runs = opts.runs ?? 60;
   describe(`CallBudget contract: ${name}`, () => {
     it('grants limit − margin calls in a window, then refuses with the time the oldest leaves', async () => {
@@ -55,14 +59,18 @@ export function callBudgetContract(name: string, make: BudgetFactory, opts: { ru
       expect(v.limit).toBe(5);
       expect(v.capacity).toBe(3);
       let granted = 0;
-      for (let i = 0; i < 20; i++) if ((await b.tryAcquire('u', T0 + 120_000 + i)).granted) granted++;
+      for (let i = 0; i < 20; i++)
+        if ((await b.tryAcquire('u', T0 + 120_000 + i)).granted) granted++;
       // capacity 3 (5 − margin 2), one already spent at T0 and still inside the window.
       expect(granted).toBe(2);
     });
 
     it('a 429 revealing a higher (app-wide) limit never raises the budget', async () => {
       const b = await make({ limit: 100, windowMs: 900_000, margin: 2, guardMs: 0 });
-      await b.penalize('u', T0, { waitUntil: T0, revealedLimit: { calls: 5000, windowMs: 900_000 } });
+      await b.penalize('u', T0, {
+        waitUntil: T0,
+        revealedLimit: { calls: 5000, windowMs: 900_000 },
+      });
       expect((await b.inspect('u', T0)).limit).toBe(100);
     });
 
@@ -81,7 +89,14 @@ export function callBudgetContract(name: string, make: BudgetFactory, opts: { ru
       await b.tryAcquire('u', T0);
       await b.tryAcquire('u', T0 + 1000);
       const slots = await b.forecast('u', T0 + 2000, 6, 500);
-      expect(slots).toEqual([T0 + 2000, T0 + 2500, T0 + 10_000, T0 + 11_000, T0 + 12_000, T0 + 12_500]);
+      expect(slots).toEqual([
+        T0 + 2000,
+        T0 + 2500,
+        T0 + 10_000,
+        T0 + 11_000,
+        T0 + 12_000,
+        T0 + 12_500,
+      ]);
       expect((await b.inspect('u', T0 + 2000)).used).toBe(2);
       for (const t of slots) expect((await b.tryAcquire('u', t)).granted).toBe(true);
     });
@@ -113,7 +128,9 @@ export function callBudgetContract(name: string, make: BudgetFactory, opts: { ru
             const cap = (await b.inspect('u', t)).capacity;
             expect(cap).toBeLessThanOrEqual(limit);
             for (let i = 0; i < granted.length; i++) {
-              const inWindow = granted.filter((g) => g > granted[i]! - cfg.windowMs && g <= granted[i]!);
+              const inWindow = granted.filter(
+                (g) => g > granted[i]! - cfg.windowMs && g <= granted[i]!,
+              );
               expect(inWindow.length).toBeLessThanOrEqual(cap);
             }
           },
