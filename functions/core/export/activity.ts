@@ -184,7 +184,8 @@ interface RawPathPoint {
 /**
  * Splits the path at pause/resume. Rules:
  * - a segment starts at `start`/`resume` (or at the first point), ends at `pause`/`end`;
- * - a `pause` point closes the current segment and belongs to it when it has a position;
+ * - a `pause` point closes the current segment and belongs to it when it has a position
+ *   and the segment already has points;
  *   consecutive pauses (and points recorded while paused, other than resume/start) are ignored;
  * - `resume`/`start` while moving are treated as ordinary points;
  * - points without a valid position (0/0, out of range) never appear in a segment, but their
@@ -210,7 +211,7 @@ export function splitSegments(points: readonly RawPathPoint[]): Segment[] {
   for (const p of points) {
     if (p.type === 'pause') {
       if (moving) {
-        add(p);
+        if (current.length > 0) add(p); // a pause with nothing moving before it adds no point
         close();
         moving = false;
       }

@@ -258,6 +258,7 @@ export function parseCardioCsv(text: string): { rows: CardioRow[]; errors: Impor
       gpxFile: get(col.gpx),
     });
   }
+  errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   return { rows, errors };
 }
 
@@ -339,7 +340,9 @@ export function parseExportGpx(xml: string): ParsedGpx {
     throw e instanceof GpxParseError ? e : new GpxParseError(`malformed XML: ${String(e)}`);
   }
   const root = doc?.documentElement;
-  if (!root || root.localName !== 'gpx') throw new GpxParseError('root element is not <gpx>');
+  if (root?.localName !== 'gpx') {
+    throw new GpxParseError('root element is not <gpx>');
+  }
   const points: GpxPoint[] = [];
   const segments: GpxPoint[][] = [];
   let name: string | undefined;
