@@ -117,20 +117,6 @@ export async function handleFetch(
   }
   crash?.('after-fetch');
 
-  if (doc.json.is_live === true || doc.json.is_live === 'true') {
-    await deps.ledger.markFailed(
-      userId,
-      feed,
-      id,
-      {
-        reason: 'activity is still being recorded (is_live)',
-        permanent: false,
-        notBefore: deps.clock.now() + cfg.liveRetryMs,
-      },
-      deps.clock.now(),
-    );
-    return 'live';
-  }
   const owner = doc.json.userID;
   if (owner !== undefined && String(owner) !== userId) {
     await deps.ledger.markFailed(
@@ -148,6 +134,22 @@ export async function handleFetch(
   const hash = sha256Hex(bytes);
   const put = await deps.store.put(key, bytes, 'application/json');
   crash?.('after-put');
+
+  if (doc.json.is_live === true || doc.json.is_live === 'true') {
+    // Still being recorded: keep what we have, and fetch it again later.
+    await deps.ledger.markFailed(
+      userId,
+      feed,
+      id,
+      {
+        reason: 'activity is still being recorded (is_live); stored, will be fetched again',
+        permanent: false,
+        notBefore: deps.clock.now() + cfg.liveRetryMs,
+      },
+      deps.clock.now(),
+    );
+    return 'live';
+  }
 
   if (cfg.comments && feed === 'fitnessActivities' && typeof doc.json.comments === 'string') {
     try {

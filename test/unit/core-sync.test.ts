@@ -1,0 +1,195 @@
+/**
+ * The sync core end to end in virtual time: simulator over loopback, in-memory adapters,
+ * the same scheduler/fetcher the Lambdas and the CLI run.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { budgetKey } from '../../functions/core/budget.ts';
+import { driveLocalSync } from '../../functions/core/sync/driver.ts';
+import { handleFetch } from '../../functions/core/sync/fetcher.ts';
+import { runScheduler } from '../../functions/core/sync/scheduler.ts';
+import { type CoreHarness, coreHarness, storedIds } from '../helpers/core-harness.ts';
+
+let h: CoreHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('core sync against the simulator (virtual time)', () => {
+  it('backfills 500 activities with zero 429s, near the minimum number of calls and the ideal time', async () => {
+    h = await coreHarness({ sim: { activities: 500, seed: 7 } });
+    const userId = h.sim.users[0]!.userId;
+    const t0 = h.clock.now();
+    const r = await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    expect(r.stopped).toBe('done');
+    const ids = h.sim.activityIds(userId);
+    expect(await storedIds(h.store, userId)).toEqual([...ids].sort());
+    expect(h.sim.http429()).toBe(0);
+    expect(h.sim.maxCallsInWindow(userId)).toBeLessThanOrEqual(100);
+    const log = h.sim.callLog.filter((c) => c.userId === userId);
+    const calls = log.length;
+    const live = new Set(
+      ids.filter(
+        (id) => (h!.sim.document(userId, 'fitnessActivities', id) as { is_live?: boolean }).is_live,
+      ),
+    );
+    // The minimum: one /user, ceil(N/100) pages, one GET per activity (live ones are re-fetched later).
+    expect(log.filter((c) => c.path === '/user')).toHaveLength(1);
+    expect(log.filter((c) => c.path.startsWith('/fitnessActivities?'))).toHaveLength(5);
+    const gets = new Map<string, number>();
+    for (const c of log) {
+      const m = /^\/fitnessActivities\/(\d+)$/.exec(c.path);
+      if (m) gets.set(m[1]!, (gets.get(m[1]!) ?? 0) + 1);
+    }
+    for (const id of ids) if (!live.has(id)) expect(gets.get(id)).toBe(1);
+    const counts = await h.ledger.counts(userId);
+    // Activities still being recorded (is_live) are stored and stay PENDING for a later fetch.
+    expect(counts.SYNCED).toBe(500 - live.size);
+    expect(counts.PENDING).toBe(live.size);
+    // Completion time vs calls ÷ (limit − margin) × window.
+    const elapsed = h.clock.now() - t0;
+    const ideal = (calls / 98) * 900_000;
+    expect(elapsed).toBeLessThan(ideal * 1.1);
+  });
+
+  it('an idle scheduled run costs exactly one API call and writes no ledger item', async () => {
+    h = await coreHarness({ sim: { activities: 30 } });
+    const userId = h.sim.users[0]!.userId;
+    await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    h.clock.advance(900_000);
+    const before = h.sim.callLog.length;
+    const writes = h.ledger.writes;
+    const run = await runScheduler(h.deps, h.cfg, userId);
+    expect(run).toMatchObject({ outcome: 'ok', enqueued: 0, apiCalls: 1 });
+    expect(h.sim.callLog.length - before).toBe(1);
+    expect(h.sim.callLog.at(-1)?.path).toMatch(/^\/changeLog\?modifiedNoEarlierThan=/);
+    expect(h.ledger.writes).toBe(writes);
+    expect(h.queue.size).toBe(0);
+  });
+
+  it('picks up new, edited and deleted activities through the change log', async () => {
+    h = await coreHarness({ sim: { activities: 20 } });
+    const userId = h.sim.users[0]!.userId;
+    await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    const [a, b] = h.sim.activityIds(userId);
+    h.clock.advance(60_000);
+    const added = h.sim.mutate.addActivity(userId);
+    h.sim.mutate.editActivity(userId, a!);
+    h.sim.mutate.deleteActivity(userId, b!);
+    h.clock.advance(900_000);
+    const r = await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    expect(r.stopped).toBe('done');
+    expect(await storedIds(h.store, userId)).toContain(added);
+    const editedKey = `raw/${userId}/fitnessActivities/${a}.json`;
+    expect(h.store.versions.get(editedKey)).toHaveLength(2);
+    expect((await h.ledger.get(userId, 'fitnessActivities', b!))?.status).toBe('DELETED');
+    // Bytes of the deleted activity are kept.
+    expect(await h.store.get(`raw/${userId}/fitnessActivities/${b}.json`)).toBeDefined();
+    expect(h.sim.http429()).toBe(0);
+  });
+
+  it('a duplicate delivery costs no call and adds no version; a crash after the write heals on redelivery', async () => {
+    h = await coreHarness({ sim: { activities: 3 } });
+    const userId = h.sim.users[0]!.userId;
+    const run = await runScheduler(h.deps, h.cfg, userId);
+    expect(run.enqueued).toBe(3);
+    const msgs = h.queue.pending.map((m) => m.body);
+    const first = msgs[0]!;
+    await expect(
+      handleFetch(h.deps, h.cfg, first, (p) => {
+        if (p === 'after-put') throw new Error('crash');
+      }),
+    ).rejects.toThrow('crash');
+    expect((await h.ledger.get(userId, first.feed, first.id))?.status).toBe('ENQUEUED');
+    const calls = h.sim.callLog.length;
+    expect(await handleFetch(h.deps, h.cfg, first)).toBe('unchanged');
+    expect(await handleFetch(h.deps, h.cfg, first)).toBe('duplicate');
+    expect(h.sim.callLog.length - calls).toBe(1);
+    const key = `raw/${userId}/${first.feed}/${first.id}.json`;
+    expect(h.store.versions.get(key)).toHaveLength(1);
+    expect((await h.ledger.get(userId, first.feed, first.id))?.status).toBe('SYNCED');
+  });
+
+  it('a lost message is re-enqueued after its lease and stored once', async () => {
+    h = await coreHarness({ sim: { activities: 5 } });
+    const userId = h.sim.users[0]!.userId;
+    await runScheduler(h.deps, h.cfg, userId);
+    const lost = h.queue.pending.shift()!;
+    while (h.queue.size > 0) {
+      const m = h.queue.pending.shift()!;
+      h.clock.set(m.due);
+      await handleFetch(h.deps, h.cfg, m.body);
+    }
+    expect((await h.ledger.get(userId, lost.body.feed, lost.body.id))?.status).toBe('ENQUEUED');
+    h.clock.advance(h.cfg.leaseMs + 1);
+    const run = await runScheduler(h.deps, h.cfg, userId);
+    expect(run.enqueued).toBe(1);
+    const m = h.queue.pending.shift()!;
+    h.clock.set(m.due);
+    expect(await handleFetch(h.deps, h.cfg, m.body)).toBe('synced');
+    expect((await h.ledger.counts(userId)).SYNCED).toBe(5);
+  });
+
+  it('without budget the fetcher re-sends the message delayed to the next slot and makes no call', async () => {
+    h = await coreHarness({ sim: { activities: 2 } });
+    const userId = h.sim.users[0]!.userId;
+    await runScheduler(h.deps, h.cfg, userId);
+    const m = h.queue.pending.shift()!;
+    for (let i = 0; i < 120; i++) await h.deps.budget.tryAcquire(budgetKey(userId), h.clock.now());
+    const calls = h.sim.callLog.length;
+    expect(await handleFetch(h.deps, h.cfg, m.body)).toBe('deferred');
+    expect(h.sim.callLog.length).toBe(calls);
+    const resent = h.queue.pending.at(-1)!;
+    expect(resent.body).toMatchObject({ id: m.body.id, deferrals: 1 });
+    expect(resent.due - h.clock.now()).toBeGreaterThan(0);
+    expect(resent.due - h.clock.now()).toBeLessThanOrEqual(900_000);
+  });
+
+  it('a revoked token parks the account after one call and stops all calls', async () => {
+    h = await coreHarness({ sim: { activities: 10 } });
+    const userId = h.sim.users[0]!.userId;
+    await runScheduler(h.deps, h.cfg, userId);
+    h.sim.revoke(userId);
+    const r = await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    expect(r.outcomes.parked).toBeGreaterThanOrEqual(1);
+    expect((await h.accounts.get(userId))?.status).toBe('REVOKED');
+    const revokedCalls = h.sim.callLog.filter((c) => c.status === 403).length;
+    expect(revokedCalls).toBe(1);
+    const after = h.sim.callLog.length;
+    await runScheduler(h.deps, h.cfg, userId);
+    expect(h.sim.callLog.length).toBe(after);
+  });
+
+  it('pages that shift while listing (new activities inserted) lose and duplicate nothing', async () => {
+    h = await coreHarness({
+      sim: { activities: 300, faults: { insertDuringPaging: 3 } },
+      sync: { pageSize: 25 },
+    });
+    const userId = h.sim.users[0]!.userId;
+    const r = await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    expect(r.stopped).toBe('done');
+    // New activities created during the backfill are caught by the change log afterwards.
+    h.sim.faults.clear();
+    h.clock.advance(900_000);
+    await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    const ids = h.sim.activityIds(userId);
+    expect(ids.length).toBeGreaterThan(300);
+    expect(await storedIds(h.store, userId)).toEqual([...ids].sort());
+    expect(h.sim.http429()).toBe(0);
+  });
+
+  it('5xx bursts and 429 storms end with everything stored; no window over the limit', async () => {
+    h = await coreHarness({
+      sim: {
+        activities: 120,
+        faults: { burst5xx: { every: 40, length: 2 }, storm429: { every: 97, length: 1 } },
+      },
+      retry: { attempts: 3, baseMs: 500, capMs: 5_000, waitForBudget: false, random: () => 0.5 },
+    });
+    const userId = h.sim.users[0]!.userId;
+    const r = await driveLocalSync(h.deps, h.queue, h.cfg, [userId], { random: () => 0.5 });
+    expect(r.stopped).toBe('done');
+    expect(await storedIds(h.store, userId)).toEqual([...h.sim.activityIds(userId)].sort());
+    expect(h.sim.maxCallsInWindow(userId)).toBeLessThanOrEqual(100);
+  });
+});
