@@ -1,0 +1,567 @@
+import {
+  Aws,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { RkSyncConfig } from './config.ts';
+import { AppFunction, METRICS_NAMESPACE, SERVICE_NAME } from './constructs/app-function.ts';
+import { dropRedundantRoleDependsOn } from './constructs/depends-on.ts';
+
+export interface RkSyncStackProps extends StackProps {
+  readonly config: RkSyncConfig;
+}
+
+/** Function timeouts; the queue's visibility timeout is derived from the fetcher's. */
+export const TIMEOUTS = {
+  authorize: Duration.seconds(10),
+  callback: Duration.seconds(15),
+  deauthorize: Duration.seconds(15),
+  scheduler: Duration.seconds(120),
+  fetcher: Duration.seconds(30),
+  importer: Duration.seconds(900),
+} as const;
+
+/** AWS: the source queue's visibility timeout should be at least 6 x the consumer's timeout. */
+export const VISIBILITY_FACTOR = 6;
+export const MAX_RECEIVE_COUNT = 5;
+/** ESM MaximumConcurrency: 2 is the minimum Lambda accepts. See the comment at the ESM. */
+export const FETCHER_MAX_CONCURRENCY = 2;
+/** How long noncurrent (overwritten/deleted) object versions are kept: 10 years. */
+export const NONCURRENT_VERSION_DAYS = 3650;
+/** Prefixes the code writes derived/raw data under (see functions/core/keys.ts). */
+export const DATA_PREFIXES = ['raw/', 'gpx/', 'tcx/', 'geojson/', 'index/'] as const;
+export const IMPORT_PREFIX = 'imports/';
+
+const KMS_WILDCARDS_REASON =
+  'kms:GenerateDataKey* / kms:ReEncrypt* come from CDK grant* helpers for the stack CMK; the ' +
+  'statement is scoped to that single key ARN, so the wildcard only spans variants of one operation.';
+const TABLE_INDEX_REASON =
+  'DynamoDB grant* adds <table>/index/* so the function can Query the byWork GSI of its own table; ' +
+  'the table has exactly one index.';
+
+export class RkSyncStack extends Stack {
+  readonly tokenParamPrefix: string;
+
+  constructor(scope: Construct, id: string, props: RkSyncStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const removalPolicy = config.removalPolicy;
+    const ephemeral = removalPolicy === RemovalPolicy.DESTROY;
+    this.tokenParamPrefix = `/rk-sync/${this.stackName}/tokens/`;
+
+    // ---------------------------------------------------------------- encryption
+    const key = new kms.Key(this, 'DataKey', {
+      description: 'rk-sync: archive bucket, ledger table, queues, alarm topic and OAuth tokens',
+      enableKeyRotation: true,
+      removalPolicy,
+      ...(ephemeral ? { pendingWindow: Duration.days(7) } : {}),
+    });
+    // CloudWatch alarms publish to the KMS-encrypted alarm topic: the service needs the key.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToUseKeyForSns',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+    );
+
+    // ---------------------------------------------------------------- storage
+    const accessLogs = new s3.Bucket(this, 'AccessLogsBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      // S3 server access log delivery does not support SSE-KMS targets.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      removalPolicy,
+      autoDeleteObjects: ephemeral,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }],
+    });
+
+    const bucket = new s3.Bucket(this, 'ArchiveBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      versioned: true,
+      // H6: no Object Lock, so a de-authorisation can still delete a user's data.
+      removalPolicy,
+      autoDeleteObjects: ephemeral,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'archive/',
+      lifecycleRules: [
+        {
+          id: 'expire-old-noncurrent-versions',
+          // Overwritten or deleted revisions stay recoverable for 10 years, then go.
+          noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+    });
+
+    const table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: key,
+      deletionProtection: !ephemeral,
+      removalPolicy,
+    });
+    table.addGlobalSecondaryIndex({
+      indexName: 'byWork',
+      partitionKey: { name: 'workPk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'workSk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
+    // ---------------------------------------------------------------- queue
+    const dlq = new sqs.Queue(this, 'FetchDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      dataKeyReuse: Duration.hours(24),
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy,
+    });
+    const queue = new sqs.Queue(this, 'FetchQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      // Fewer KMS calls: SQS reuses a data key for up to 24 h.
+      dataKeyReuse: Duration.hours(24),
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(TIMEOUTS.fetcher.toSeconds() * VISIBILITY_FACTOR),
+      retentionPeriod: Duration.days(14),
+      deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+      removalPolicy,
+    });
+
+    // ---------------------------------------------------------------- alarms
+    const alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'rk-sync alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (config.alarmEmail !== undefined) {
+      alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
+    }
+    const alarmAction = new SnsAction(alarmTopic);
+
+    const dlqAlarm = new cloudwatch.Alarm(this, 'DeadLetterQueueAlarm', {
+      alarmDescription:
+        'rk-sync: a fetch message reached the dead-letter queue (poison or repeated failure). ' +
+        'Inspect it, fix, then re-drive from the DLQ.',
+      metric: dlq.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    dlqAlarm.addAlarmAction(alarmAction);
+
+    const revokedAlarm = new cloudwatch.Alarm(this, 'AccountRevokedAlarm', {
+      alarmDescription:
+        'rk-sync: Runkeeper revoked a linked account (de-authorisation callback or 401). ' +
+        'Syncing for it has stopped; re-link via an owner invite if this was not intended.',
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'AccountRevoked',
+        // Powertools Metrics adds the default `service` dimension (POWERTOOLS_SERVICE_NAME).
+        dimensionsMap: { service: SERVICE_NAME },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    revokedAlarm.addAlarmAction(alarmAction);
+
+    // ---------------------------------------------------------------- API (stage first: URLs)
+    // HTTP API rather than REST API: cheaper, and its access logging needs no account-wide
+    // API Gateway CloudWatch role (a REST API would add an AWS::ApiGateway::Account resource and
+    // a managed-policy role, i.e. more IAM4 noise). Routes are added once the functions exist.
+    const api = new HttpApi(this, 'HttpApi', {
+      description: 'rk-sync OAuth endpoints (authorize, callback, deauthorize)',
+      // No CORS: these endpoints are top-level browser navigations and server-to-server calls.
+      createDefaultStage: false,
+    });
+    const apiAccessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const stage = new HttpStage(this, 'HttpApiStage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      // Stranger traffic can never exhaust anything: the endpoints do a handful of writes each.
+      throttle: { burstLimit: 10, rateLimit: 5 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(apiAccessLogs),
+        // routeKey, not path/querystring: /callback?code=…&state=… must never reach the logs.
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            protocol: '$context.protocol',
+            responseLength: '$context.responseLength',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+    const baseUrl = stage.url; // ends with '/'
+    const callbackUrl = `${baseUrl}callback`;
+
+    // ---------------------------------------------------------------- functions
+    const budgetEnv = {
+      RATE_LIMIT_CALLS: String(config.rateLimitCalls),
+      RATE_LIMIT_WINDOW_SECONDS: String(config.rateLimitWindowSeconds),
+    };
+    const tokenParamArn = this.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: `${this.tokenParamPrefix.replace(/^\//, '')}*`,
+    });
+    const clientSecretArn = this.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: config.clientSecretParameter.replace(/^\//, ''),
+    });
+    const tokenParamFinding = `Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter${this.tokenParamPrefix}*`;
+    const tokenParamReason =
+      `One SecureString per linked account lives under ${this.tokenParamPrefix}; the account id ` +
+      'is only known at runtime, so the grant covers exactly that path prefix.';
+    const tableIndexFinding = `Resource::<${this.logicalIdOf(table.node.defaultChild)}.Arn>/index/*`;
+    const bucketArnToken = `<${this.logicalIdOf(bucket.node.defaultChild)}.Arn>`;
+
+    const authorize = new AppFunction(this, 'AuthorizeFunction', {
+      handlerName: 'authorize',
+      description: 'GET /authorize: owner-only start of the Runkeeper OAuth flow',
+      timeout: TIMEOUTS.authorize,
+      logLevel: config.logLevel,
+      environment: {
+        TABLE_NAME: table.tableName,
+        CLIENT_ID: config.clientId,
+        AUTH_BASE_URL: config.authBaseUrl,
+        REDIRECT_URI: callbackUrl,
+      },
+    });
+    table.grantReadWriteData(authorize);
+    authorize.acknowledgeWildcards(
+      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
+      KMS_WILDCARDS_REASON,
+    );
+    authorize.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+
+    const scheduler = new AppFunction(this, 'SchedulerFunction', {
+      handlerName: 'scheduler',
+      description: 'Every few minutes: detect changes per linked account and enqueue fetches',
+      timeout: TIMEOUTS.scheduler,
+      logLevel: config.logLevel,
+      // The next tick (or the callback's kick-off) is the retry; Lambda retries would only
+      // spend call budget twice on the same window.
+      retryAttempts: 0,
+      environment: {
+        TABLE_NAME: table.tableName,
+        QUEUE_URL: queue.queueUrl,
+        TOKEN_PARAM_PREFIX: this.tokenParamPrefix,
+        API_BASE_URL: config.apiBaseUrl,
+        SCHEDULE_MINUTES: String(config.scheduleMinutes),
+        ...budgetEnv,
+      },
+    });
+    table.grantReadWriteData(scheduler);
+    queue.grantSendMessages(scheduler);
+    scheduler.grantActions(['ssm:GetParameter'], [tokenParamArn]);
+    key.grantDecrypt(scheduler);
+    scheduler.acknowledgeWildcards(
+      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
+      KMS_WILDCARDS_REASON,
+    );
+    scheduler.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    scheduler.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
+
+    const callback = new AppFunction(this, 'CallbackFunction', {
+      handlerName: 'callback',
+      description: 'GET /callback: verify state, exchange the code, store the token, start sync',
+      timeout: TIMEOUTS.callback,
+      logLevel: config.logLevel,
+      environment: {
+        TABLE_NAME: table.tableName,
+        CLIENT_ID: config.clientId,
+        CLIENT_SECRET_PARAM: config.clientSecretParameter,
+        TOKEN_PARAM_PREFIX: this.tokenParamPrefix,
+        TOKEN_KMS_KEY_ID: key.keyArn,
+        API_BASE_URL: config.apiBaseUrl,
+        AUTH_BASE_URL: config.authBaseUrl,
+        REDIRECT_URI: callbackUrl,
+        SCHEDULER_FUNCTION_NAME: scheduler.functionName,
+        ...budgetEnv,
+      },
+    });
+    table.grantReadWriteData(callback);
+    // The client secret is a SecureString under the AWS-managed aws/ssm key (the default of
+    // `aws ssm put-parameter --type SecureString`): that key's policy already allows decryption
+    // through SSM for principals allowed to call ssm:GetParameter, so no kms grant is needed.
+    callback.grantActions(['ssm:GetParameter'], [clientSecretArn]);
+    callback.grantActions(
+      ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'],
+      [tokenParamArn],
+    );
+    key.grant(callback, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
+    scheduler.grantInvokeLatestVersion(callback);
+    callback.acknowledgeWildcards(
+      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
+      KMS_WILDCARDS_REASON,
+    );
+    callback.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    callback.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
+
+    const deauthorize = new AppFunction(this, 'DeauthorizeFunction', {
+      handlerName: 'deauthorize',
+      description: 'POST /deauthorize: Runkeeper de-authorisation callback',
+      timeout: TIMEOUTS.deauthorize,
+      logLevel: config.logLevel,
+      environment: {
+        TABLE_NAME: table.tableName,
+        TOKEN_PARAM_PREFIX: this.tokenParamPrefix,
+        ON_REVOKE: config.onRevoke,
+        ...(config.onRevoke === 'delete' ? { BUCKET_NAME: bucket.bucketName } : {}),
+      },
+    });
+    table.grantReadWriteData(deauthorize);
+    deauthorize.grantActions(['ssm:GetParameter', 'ssm:DeleteParameter'], [tokenParamArn]);
+    key.grantDecrypt(deauthorize);
+    deauthorize.acknowledgeWildcards(
+      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
+      KMS_WILDCARDS_REASON,
+    );
+    deauthorize.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    deauthorize.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
+    if (config.onRevoke === 'delete') {
+      // X7: delete every version of the revoked user's objects (keys are raw/{userId}/…,
+      // gpx/{userId}/…): the user id is only known at runtime, so the grant is per prefix.
+      const prefixes = [...DATA_PREFIXES, IMPORT_PREFIX];
+      deauthorize.grantActions(
+        ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+        prefixes.map((p) => bucket.arnForObjects(`${p}*`)),
+      );
+      deauthorize.grantActions(['s3:ListBucket', 's3:ListBucketVersions'], [bucket.bucketArn]);
+      deauthorize.acknowledgeWildcards(
+        prefixes.map((p) => `Resource::${bucketArnToken}/${p}*`),
+        'onRevoke=delete: the revoked user id is only known at runtime; deletion is limited to ' +
+          'the data prefixes whose second path segment is that user id.',
+      );
+    }
+
+    const fetcher = new AppFunction(this, 'FetcherFunction', {
+      handlerName: 'fetcher',
+      description: 'SQS consumer: fetch one activity within the shared call budget, store it',
+      timeout: TIMEOUTS.fetcher,
+      logLevel: config.logLevel,
+      environment: {
+        TABLE_NAME: table.tableName,
+        BUCKET_NAME: bucket.bucketName,
+        QUEUE_URL: queue.queueUrl,
+        TOKEN_PARAM_PREFIX: this.tokenParamPrefix,
+        API_BASE_URL: config.apiBaseUrl,
+        ...budgetEnv,
+      },
+    });
+    table.grantReadWriteData(fetcher);
+    fetcher.grantActions(['ssm:GetParameter'], [tokenParamArn]);
+    key.grantDecrypt(fetcher);
+    grantObjects(fetcher, bucket, key, DATA_PREFIXES, ['s3:GetObject', 's3:PutObject']);
+    // Deferred work is acknowledged and re-sent with DelaySeconds (H2), never failed.
+    queue.grantSendMessages(fetcher);
+    // H1: NO reservedConcurrentExecutions here. The ESM polls with ~5 pollers regardless of
+    // reserved concurrency, so "reserved concurrency 1" throttles deliveries, which come back
+    // after the visibility timeout with a higher receive count and reach the DLQ unprocessed.
+    // MaximumConcurrency on the ESM (minimum 2) caps concurrency without throttling. Pacing of
+    // Runkeeper calls is done by the shared per-user call budget (DynamoDB) plus DelaySeconds.
+    fetcher.addEventSource(
+      new SqsEventSource(queue, {
+        batchSize: 1,
+        reportBatchItemFailures: true,
+        maxConcurrency: FETCHER_MAX_CONCURRENCY,
+      }),
+    );
+    fetcher.acknowledgeWildcards(
+      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
+      KMS_WILDCARDS_REASON,
+    );
+    fetcher.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    fetcher.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
+    fetcher.acknowledgeWildcards(
+      DATA_PREFIXES.map((p) => `Resource::${bucketArnToken}/${p}*`),
+      'Object keys are {prefix}{userId}/{feed}/{id}.json with ids known only at runtime; access is ' +
+        'limited to the data prefixes the fetcher writes (no imports/, no delete).',
+    );
+
+    const importer = new AppFunction(this, 'ImporterFunction', {
+      handlerName: 'importer',
+      description: 'S3 imports/*.zip: import a Runkeeper export archive into the archive layout',
+      timeout: TIMEOUTS.importer,
+      memorySize: 1024,
+      logLevel: config.logLevel,
+      environment: {
+        TABLE_NAME: table.tableName,
+        BUCKET_NAME: bucket.bucketName,
+      },
+    });
+    table.grantReadWriteData(importer);
+    grantObjects(importer, bucket, key, [IMPORT_PREFIX], ['s3:GetObject']);
+    grantObjects(importer, bucket, key, DATA_PREFIXES, ['s3:GetObject', 's3:PutObject']);
+    bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new LambdaDestination(importer), {
+      prefix: IMPORT_PREFIX,
+      suffix: '.zip',
+    });
+    importer.acknowledgeWildcards(
+      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
+      KMS_WILDCARDS_REASON,
+    );
+    importer.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    importer.acknowledgeWildcards(
+      [IMPORT_PREFIX, ...DATA_PREFIXES].map((p) => `Resource::${bucketArnToken}/${p}*`),
+      'The importer reads uploaded archives under imports/ and writes the archive layout under ' +
+        'the data prefixes; object names are only known at runtime.',
+    );
+    this.acknowledgeBucketNotificationsHandler();
+
+    // ---------------------------------------------------------------- routes + schedule
+    // No authoriser on purpose (the OAuth endpoints must be reachable by a browser and by
+    // Runkeeper): /authorize is guarded in code (first link only, or an owner-minted one-time
+    // invite), /callback by a single-use cookie-bound state, /deauthorize by constant-time
+    // token-hash matching.
+    const routes: [string, HttpMethod, AppFunction][] = [
+      ['/authorize', HttpMethod.GET, authorize],
+      ['/callback', HttpMethod.GET, callback],
+      ['/deauthorize', HttpMethod.POST, deauthorize],
+    ];
+    for (const [routePath, method, fn] of routes) {
+      const [route] = api.addRoutes({
+        path: routePath,
+        methods: [method],
+        integration: new HttpLambdaIntegration(`${fn.node.id}Integration`, fn),
+      });
+      if (route === undefined) throw new Error(`route ${routePath} was not created`);
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Public OAuth endpoint by design: /authorize is guarded in code by first-link-only or an ' +
+          'owner-minted one-time invite, /callback by a single-use cookie-bound state, ' +
+          '/deauthorize by constant-time token-hash matching.',
+      });
+    }
+
+    const tick = new events.Rule(this, 'SchedulerTick', {
+      description: `rk-sync: run the scheduler every ${config.scheduleMinutes} minutes`,
+      schedule: events.Schedule.rate(Duration.minutes(config.scheduleMinutes)),
+    });
+    tick.addTarget(new eventsTargets.LambdaFunction(scheduler, { retryAttempts: 0 }));
+
+    // ---------------------------------------------------------------- outputs
+    const outputs: Record<string, [string, string]> = {
+      AuthorizeUrl: [`${baseUrl}authorize`, 'Open once to link your Runkeeper account'],
+      CallbackUrl: [callbackUrl, "Register as the Runkeeper app's redirect URL"],
+      DeauthorizeUrl: [
+        `${baseUrl}deauthorize`,
+        "Register as the Runkeeper app's de-authorization callback URL",
+      ],
+      BucketName: [bucket.bucketName, 'Archive bucket (raw/, gpx/, tcx/, geojson/, index/)'],
+      ImportPrefix: [`s3://${bucket.bucketName}/${IMPORT_PREFIX}`, 'Upload export ZIPs here'],
+      TableName: [table.tableName, 'Ledger table'],
+      QueueUrl: [queue.queueUrl, 'Fetch queue'],
+      DeadLetterQueueUrl: [dlq.queueUrl, 'Fetch dead-letter queue'],
+      ClientSecretParameter: [config.clientSecretParameter, 'SSM SecureString you create'],
+      TokenParameterPrefix: [this.tokenParamPrefix, 'SSM path of stored access tokens'],
+      SchedulerFunctionName: [scheduler.functionName, 'Invoke to run a sync now'],
+      AlarmTopicArn: [alarmTopic.topicArn, 'SNS topic for alarms'],
+    };
+    for (const [name, [value, description]] of Object.entries(outputs)) {
+      new CfnOutput(this, name, { value, description });
+    }
+    dropRedundantRoleDependsOn(this);
+  }
+
+  private logicalIdOf(child: unknown): string {
+    return this.resolve(this.getLogicalId(child as never)) as string;
+  }
+
+  /**
+   * bucket.addEventNotification deploys CDK's singleton BucketNotificationsHandler (a custom
+   * resource that calls PutBucketNotificationConfiguration). Its role and policy are CDK's.
+   */
+  private acknowledgeBucketNotificationsHandler(): void {
+    const handler = this.node.children.find((c) =>
+      c.node.id.startsWith('BucketNotificationsHandler'),
+    );
+    if (handler === undefined) throw new Error('BucketNotificationsHandler not found');
+    Validations.of(handler).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        "CDK's own BucketNotificationsHandler custom resource (configures the imports/*.zip " +
+        'notification at deploy time); CDK creates its role with the basic execution policy.',
+    });
+  }
+}
+
+/** S3 object access on exact prefixes plus the key operations SSE-KMS (bucket key) needs. */
+function grantObjects(
+  fn: AppFunction,
+  bucket: s3.IBucket,
+  key: kms.IKey,
+  prefixes: readonly string[],
+  actions: string[],
+): void {
+  fn.grantActions(
+    actions,
+    prefixes.map((p) => bucket.arnForObjects(`${p}*`)),
+  );
+  // ListBucket lets GetObject/HeadObject answer 404 (not 403) for a missing key.
+  fn.grantActions(['s3:ListBucket'], [bucket.bucketArn]);
+  const kmsActions = actions.includes('s3:PutObject')
+    ? ['kms:Decrypt', 'kms:GenerateDataKey']
+    : ['kms:Decrypt'];
+  key.grant(fn, ...kmsActions);
+}

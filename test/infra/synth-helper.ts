@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { loadConfig } from '../../infra/config.ts';
+import { RkSyncStack } from '../../infra/stack.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** The context committed in cdk.json (feature flags etc.), so tests synthesise like `cdk synth`. */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  return cdkJson.context ?? {};
+}
+
+export interface SynthOptions {
+  readonly context?: Record<string, unknown>;
+  readonly outdir?: string;
+  /** Register cdk-nag like infra/app.ts does. @default true */
+  readonly nag?: boolean;
+}
+
+/**
+ * Builds the app exactly like infra/app.ts, but with esbuild bundling skipped
+ * (`aws:cdk:bundling-stacks: []`) so no handler code is needed and synth stays ~1 s.
+ */
+export function buildApp(options: SynthOptions = {}): { app: App; stack: RkSyncStack } {
+  const app = new App({
+    context: {
+      ...cdkJsonContext(),
+      'aws:cdk:bundling-stacks': [],
+      clientId: 'test-client-id',
+      ...options.context,
+    },
+    ...(options.outdir === undefined ? {} : { outdir: options.outdir }),
+  });
+  const config = loadConfig(app);
+  const stack = new RkSyncStack(app, config.stackName, { config });
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
