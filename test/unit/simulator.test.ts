@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../functions/core/clock.ts';
 import { type Simulator, startSimulator } from '../../simulator/server.ts';
@@ -240,7 +243,12 @@ describe('simulator: resources', () => {
   let sim: Simulator;
   const clock = new ManualClock(START);
   beforeAll(async () => {
-    sim = await startSimulator({ activities: 60, clock, maxPageSize: 20 });
+    sim = await startSimulator({
+      activities: 60,
+      clock,
+      maxPageSize: 20,
+      rateLimit: { calls: 1_000_000, windowMs: 1 },
+    });
   });
   afterAll(() => sim.close());
 
@@ -297,6 +305,18 @@ describe('simulator: resources', () => {
     expect((await json(sim, '/fitnessActivities?page=99')).items).toEqual([]);
   });
 
+  it('any pageSize: following next yields every item exactly once, newest first', async () => {
+    const uid = sim.users[0]!.userId;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 25 }), async (pageSize) => {
+        const { ids, sizes } = await listAll(sim, `/fitnessActivities?pageSize=${pageSize}`);
+        expect(ids).toEqual(sim.activityIds(uid));
+        expect(sizes).toHaveLength(Math.ceil(ids.length / pageSize));
+      }),
+      { numRuns: 8 },
+    );
+  });
+
   it('clamps pageSize to maxPageSize and rejects bad params', async () => {
     const p = await json(sim, '/fitnessActivities?pageSize=500');
     expect(p.items).toHaveLength(20);
@@ -317,34 +337,29 @@ describe('simulator: resources', () => {
     ).toBe(200);
   });
 
-  it('filters by start date (inclusive) and echoes the filters', async () => {
-    const all = await listAll(sim, '/fitnessActivities?pageSize=20');
-    const docs = all.ids.map(
-      (id) => sim.document(sim.users[0]!.userId, 'fitnessActivities', id) as Json,
+  it('filters by local start date (inclusive) and echoes the filters', async () => {
+    const uid = sim.users[0]!.userId;
+    const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
+    const localDate = (id: string): string => {
+      const st = String((sim.document(uid, 'fitnessActivities', id) as Json).start_time);
+      const [, d, mon, y] = /^\w{3}, (\d{1,2}) (\w{3}) (\d{4}) /.exec(st)!;
+      const m = MONTHS.indexOf(mon!) / 3 + 1;
+      return `${y}-${String(m).padStart(2, '0')}-${d!.padStart(2, '0')}`;
+    };
+    const all = sim.activityIds(uid);
+    // Bounds taken from real items, to prove both ends are inclusive.
+    const dates = all.map(localDate).sort();
+    const lo = dates[10]!;
+    const hi = dates[40]!;
+    const expected = all.filter((id) => localDate(id) >= lo && localDate(id) <= hi);
+    const q = `/fitnessActivities?pageSize=5&noEarlierThan=${lo}&noLaterThan=${hi}`;
+    const page = await json(sim, q);
+    expect(page.size).toBe(expected.length);
+    expect(page.next).toContain(
+      `&noEarlierThan=${lo}&noLaterThan=${hi}&modifiedNoEarlierThan=1970-01-01&modifiedNoLaterThan=`,
     );
-    const months = docs.map((d) => String(d.start_time));
-    expect(months.length).toBe(60);
-    const page = await json(
-      sim,
-      '/fitnessActivities?pageSize=5&noEarlierThan=2025-01-01&noLaterThan=2025-06-30',
-    );
-    const inRange = await listAll(
-      sim,
-      '/fitnessActivities?pageSize=5&noEarlierThan=2025-01-01&noLaterThan=2025-06-30',
-    );
-    expect(inRange.ids.length).toBe(page.size);
-    expect(page.size).toBeGreaterThan(0);
-    expect(page.size).toBeLessThan(60);
-    for (const id of inRange.ids) {
-      const d = sim.document(sim.users[0]!.userId, 'fitnessActivities', id) as Json;
-      const year = Number(/ (\d{4}) /.exec(String(d.start_time))![1]);
-      expect(year).toBe(2025);
-    }
-    if (page.next) {
-      expect(page.next).toContain(
-        '&noEarlierThan=2025-01-01&noLaterThan=2025-06-30&modifiedNoEarlierThan=1970-01-01',
-      );
-    }
+    const inRange = await listAll(sim, q);
+    expect(inRange.ids).toEqual(expected);
   });
 
   it('full and summary documents; Accept negotiation', async () => {
@@ -567,6 +582,29 @@ describe('simulator: rate limit', () => {
     }
   });
 
+  it('injected faults and revoked calls count toward the limit', async () => {
+    const clock = new ManualClock(START);
+    const sim = await startSimulator({
+      activities: 1,
+      clock,
+      rateLimit: { calls: 3, windowMs: 900_000 },
+    });
+    try {
+      sim.faults.push({ kind: 'status', status: 500, times: 2 });
+      expect((await api(sim, '/user')).status).toBe(500);
+      expect((await api(sim, '/user')).status).toBe(500);
+      expect((await api(sim, '/user')).status).toBe(200);
+      const r = await api(sim, '/user');
+      expect(r.status).toBe(429);
+      expect(((await r.json()) as Json).reason).toBe(
+        'Rate-limit exceeded. rate limit is 3 calls per 15 minutes for this user',
+      );
+      expect(sim.maxCallsInWindow(sim.users[0]!.userId)).toBe(4);
+    } finally {
+      await sim.close();
+    }
+  });
+
   it('maxCallsInWindow is the densest window', async () => {
     const clock = new ManualClock(START);
     const sim = await startSimulator({
@@ -629,6 +667,14 @@ describe('simulator: faults', () => {
     expect(r.status).toBe(429);
     expect(r.headers.get('retry-after')).toBe('120');
     expect(((await r.json()) as Json).reason).toContain('5000 calls per 15 minutes');
+  });
+
+  it('www-side faults need an explicit match', async () => {
+    sim.faults.push({ match: '/apps/token', kind: 'status', status: 503 });
+    expect((await api(sim, '/user')).status).toBe(200);
+    const r = await token(sim, { code: 'x', redirect_uri: 'http://127.0.0.1:9/' });
+    expect(r.status).toBe(503);
+    expect(sim.callLog.at(-1)).toMatchObject({ path: '/apps/token', status: 503 });
   });
 
   it('malformed, html, wrong-type, mismatch, charset-latin1', async () => {
@@ -740,6 +786,56 @@ describe('simulator: faults', () => {
   });
 });
 
+describe('simulator: command', () => {
+  it('prints one JSON line, serves with a scaled clock, exits on SIGTERM', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        'simulator/main.ts',
+        '--port',
+        '0',
+        '--activities',
+        '5',
+        '--time-scale',
+        '60',
+        '--rate-limit',
+        '2',
+        '--auto-approve',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const lines = createInterface({ input: child.stdout! });
+      const first = await new Promise<string>((resolve, reject) => {
+        lines.once('line', resolve);
+        child.once('exit', () => reject(new Error('simulator exited early')));
+      });
+      const info = JSON.parse(first) as Record<string, string> & { users: unknown[] };
+      expect(Object.keys(info)).toEqual([
+        'authBaseUrl',
+        'apiBaseUrl',
+        'clientId',
+        'clientSecret',
+        'userId',
+        'accessToken',
+        'users',
+      ]);
+      const call = (): Promise<Response> =>
+        fetch(`${info.apiBaseUrl}/user`, {
+          headers: { authorization: `Bearer ${info.accessToken}` },
+        });
+      expect((await call()).status).toBe(200);
+      expect((await call()).status).toBe(200);
+      expect((await call()).status).toBe(429);
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
 describe('simulator: determinism', () => {
   it('same seed and day → same data; another seed → different', async () => {
     const a = await startSimulator({ activities: 20, clock: new ManualClock(START), seed: 7 });
@@ -761,7 +857,7 @@ describe('simulator: determinism', () => {
           strip(b, b.document(uid, 'fitnessActivities', id)),
         );
       }
-      expect(a.activityIds('x' in a ? uid : uid)).not.toEqual(c.activityIds(c.users[0]!.userId));
+      expect(a.activityIds(uid)).not.toEqual(c.activityIds(c.users[0]!.userId));
       expect(a.users[0]!.accessToken).not.toBe(c.users[0]!.accessToken);
     } finally {
       await Promise.all([a.close(), b.close(), c.close()]);
