@@ -357,7 +357,7 @@ export class World {
       secondaryType: spec.type === 'Other' ? pick(rng, SECONDARY) : undefined,
       equipment: treadmill ? 'Treadmill' : (spec.equipment ?? 'None'),
       home,
-      showOffset: wholeHour && chance(rng, 0.8),
+      showOffset: wholeHour && chance(rng, 0.9),
       manual,
       hasPath,
       indoor,
