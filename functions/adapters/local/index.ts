@@ -1,0 +1,11 @@
+/** Local adapters: one machine, files + SQLite (the embedded default of the CLI). */
+export { type LocalDb, openDb, SCHEMA_VERSION, StateDbError, stateDir, statePath } from './db.ts';
+export {
+  assertSafeKey,
+  atomicWrite,
+  FileTokenStore,
+  FsObjectStore,
+  historyKey,
+  UnsafeKeyError,
+} from './files.ts';
+export { SqliteAccountStore, SqliteBudgetStore, SqliteLedger } from './sqlite.ts';
