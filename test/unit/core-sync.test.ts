@@ -193,3 +193,27 @@ describe('core sync against the simulator (virtual time)', () => {
     expect(h.sim.maxCallsInWindow(userId)).toBeLessThanOrEqual(100);
   });
 });
+
+describe('change detection after a long outage', () => {
+  it('walks the 7-day change log forward in windows and misses nothing', async () => {
+    h = await coreHarness({ sim: { activities: 10 } });
+    const userId = h.sim.users[0]!.userId;
+    await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    // Three weeks without a run; one new activity a week.
+    const added: string[] = [];
+    for (let w = 0; w < 3; w++) {
+      h.clock.advance(7 * 86_400_000);
+      added.push(h.sim.mutate.addActivity(userId));
+    }
+    h.clock.advance(86_400_000);
+    const before = h.sim.callLog.length;
+    const run = await runScheduler(h.deps, h.cfg, userId);
+    const changeLogCalls = h.sim.callLog
+      .slice(before)
+      .filter((c) => c.path.startsWith('/changeLog')).length;
+    expect(changeLogCalls).toBe(4);
+    expect(run.discovered).toBe(3);
+    await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    for (const id of added) expect(await storedIds(h.store, userId)).toContain(id);
+  });
+});

@@ -43,6 +43,9 @@ export interface RunSummary {
   error?: string;
 }
 
+/** The change log serves at most 7 days per query (documented for the root resource). */
+const CHANGE_LOG_WINDOW_MS = 7 * 86_400_000 - 3_600_000;
+
 const FIELD_OF: Record<FeedName, string> = Object.fromEntries(
   Object.entries(FEEDS).map(([field, feed]) => [feed, field]),
 ) as Record<FeedName, string>;
@@ -132,33 +135,45 @@ export async function runScheduler(
     if (account.watermark !== undefined && !started) {
       const since = account.watermark - cfg.changeLogOverlapMs;
       if (changeLog) {
-        const queryAt = deps.clock.now();
-        const changes = await client.getChangeLog(changeLog, since);
-        const wanted = changes.modified.filter((m) => cfg.feeds.includes(m.ref.feed));
-        if (wanted.length > 0) {
-          const r = await deps.ledger.observe(
-            userId,
-            wanted.map((m) => ({
-              feed: m.ref.feed,
-              id: m.ref.id,
-              summaryHash: sha256Hex(JSON.stringify(m.raw)),
-              startTime: m.startTime,
-              force: true,
-            })),
-            queryAt,
+        // The change log answers at most 7 days per query: walk forward in windows after a long gap.
+        const end = deps.clock.now();
+        let from = since;
+        for (let w = 0; w < 12; w++) {
+          const until = Math.min(end, from + CHANGE_LOG_WINDOW_MS);
+          const changes = await client.getChangeLog(
+            changeLog,
+            from,
+            until < end ? until : undefined,
           );
-          s.discovered += r.added;
-          s.changed += r.changed;
-        }
-        for (const d of changes.deleted) {
-          if (
-            cfg.feeds.includes(d.feed) &&
-            (await deps.ledger.markDeleted(userId, d.feed, d.id, queryAt))
-          ) {
-            s.deleted++;
+          const wanted = changes.modified.filter((m) => cfg.feeds.includes(m.ref.feed));
+          if (wanted.length > 0) {
+            const r = await deps.ledger.observe(
+              userId,
+              wanted.map((m) => ({
+                feed: m.ref.feed,
+                id: m.ref.id,
+                summaryHash: sha256Hex(JSON.stringify(m.raw)),
+                startTime: m.startTime,
+                force: true,
+              })),
+              end,
+            );
+            s.discovered += r.added;
+            s.changed += r.changed;
           }
+          for (const d of changes.deleted) {
+            if (
+              cfg.feeds.includes(d.feed) &&
+              (await deps.ledger.markDeleted(userId, d.feed, d.id, end))
+            ) {
+              s.deleted++;
+            }
+          }
+          newWatermark = until;
+          if (until >= end) break;
+          await save({ watermark: until });
+          from = until - cfg.changeLogOverlapMs;
         }
-        newWatermark = queryAt;
       } else {
         // No change log: the feeds' modified-since filter (date granularity, one day overlap).
         const day = new Date(since - 86_400_000).toISOString().slice(0, 10);
