@@ -1,0 +1,159 @@
+/**
+ * Derived files from raw documents, through the ObjectStore port (same code for the CLI and
+ * the Lambdas). Raw stays the source of truth: everything here can be re-run at any time
+ * (`rk-sync export`, or the re-render path in AWS) and only rewrites files whose bytes change.
+ *
+ *   gpx/{userId}/fitnessActivities/{id}.gpx, tcx/…/{id}.tcx, geojson/…/{id}.geojson
+ *   index/{userId}/rows/{id}.json          one index row per activity (incremental)
+ *   index/{userId}/activities.csv|.ndjson  assembled from the rows
+ *   index/{userId}/manifest.json           sha256 and size of every stored object of the user
+ */
+import { describeError } from '../errors.ts';
+import type { ItemRef } from '../keys.ts';
+import { assertUserId } from '../keys.ts';
+import type { Log, ObjectStore } from '../ports.ts';
+import {
+  CSV_HEADER,
+  type IndexRow,
+  type RenderOptions,
+  renderAll,
+  toCsvLine,
+  toNdjsonLine,
+} from './index-row.ts';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function rowKey(userId: string, id: string): string {
+  return `index/${assertUserId(userId)}/rows/${id}.json`;
+}
+
+/** Render and store every derived file of one raw activity, plus its index row. */
+export async function writeDerived(
+  store: ObjectStore,
+  userId: string,
+  raw: unknown,
+  opts: RenderOptions = {},
+): Promise<IndexRow> {
+  const { files, row } = renderAll(userId, raw, opts);
+  for (const f of files) await store.put(f.key, enc.encode(f.body), f.contentType);
+  await store.put(rowKey(userId, row.id), enc.encode(JSON.stringify(row)), 'application/json');
+  return row;
+}
+
+/** The fetcher hook: derived files for fitness activities; a rendering problem never fails the fetch. */
+export function derivedHook(store: ObjectStore, log: Log) {
+  return async (userId: string, ref: ItemRef, doc: { json: unknown }): Promise<void> => {
+    if (ref.feed !== 'fitnessActivities') return;
+    try {
+      await writeDerived(store, userId, doc.json);
+    } catch (e) {
+      log.warn('derived files not rendered; raw is stored and `export` can retry', {
+        id: ref.id,
+        error: describeError(e),
+      });
+    }
+  };
+}
+
+/** Mark an activity deleted in its index row (tombstone; files are kept). */
+export async function markRowDeleted(
+  store: ObjectStore,
+  userId: string,
+  id: string,
+): Promise<void> {
+  const bytes = await store.get(rowKey(userId, id));
+  if (!bytes) return;
+  const row = JSON.parse(dec.decode(bytes)) as IndexRow;
+  if (row.deleted) return;
+  await store.put(
+    rowKey(userId, id),
+    enc.encode(JSON.stringify({ ...row, deleted: true })),
+    'application/json',
+  );
+}
+
+/** Assemble activities.csv and activities.ndjson (newest first) from the per-activity rows. */
+export async function buildIndex(
+  store: ObjectStore,
+  userId: string,
+  deletedIds: ReadonlySet<string> = new Set(),
+): Promise<{ rows: number }> {
+  const rows: IndexRow[] = [];
+  for await (const key of store.list(`index/${assertUserId(userId)}/rows/`)) {
+    const bytes = await store.get(key);
+    if (!bytes) continue;
+    try {
+      const row = JSON.parse(dec.decode(bytes)) as IndexRow;
+      rows.push(deletedIds.has(row.id) ? { ...row, deleted: true } : row);
+    } catch {
+      // A damaged row is skipped; `export` rewrites it from raw.
+    }
+  }
+  rows.sort((a, b) => (b.utcStart ?? b.localStart).localeCompare(a.utcStart ?? a.localStart));
+  const csv = [CSV_HEADER, ...rows.map(toCsvLine)].join('\r\n');
+  const ndjson = rows.map(toNdjsonLine).join('\n');
+  await store.put(
+    `index/${userId}/activities.csv`,
+    enc.encode(`${csv}\r\n`),
+    'text/csv; charset=utf-8',
+  );
+  await store.put(
+    `index/${userId}/activities.ndjson`,
+    enc.encode(ndjson ? `${ndjson}\n` : ''),
+    'application/x-ndjson',
+  );
+  return { rows: rows.length };
+}
+
+/** A manifest with the sha256 and size of every object of the user (raw and derived). */
+export async function buildManifest(
+  store: ObjectStore,
+  userId: string,
+): Promise<{ files: number }> {
+  const files: { key: string; sha256: string; size: number }[] = [];
+  for (const prefix of ['raw', 'gpx', 'tcx', 'geojson']) {
+    for await (const key of store.list(`${prefix}/${assertUserId(userId)}/`)) {
+      const bytes = await store.get(key);
+      if (!bytes) continue;
+      const sha256 = (await store.hash(key)) ?? '';
+      files.push({ key, sha256, size: bytes.byteLength });
+    }
+  }
+  files.sort((a, b) => a.key.localeCompare(b.key));
+  await store.put(
+    `index/${userId}/manifest.json`,
+    enc.encode(JSON.stringify({ generatedBy: 'rk-sync', files }, null, 1)),
+    'application/json',
+  );
+  return { files: files.length };
+}
+
+/** Re-render everything for a user from raw (the documented re-render path). */
+export async function rerenderAll(
+  store: ObjectStore,
+  userId: string,
+  log: Log,
+  deletedIds: ReadonlySet<string> = new Set(),
+): Promise<{ rendered: number; failed: number; rows: number }> {
+  let rendered = 0;
+  let failed = 0;
+  for await (const key of store.list(`raw/${assertUserId(userId)}/fitnessActivities/`)) {
+    const m = /\/([0-9]{1,20})\.json$/.exec(key);
+    if (!m) continue;
+    const bytes = await store.get(key);
+    if (!bytes) continue;
+    try {
+      await writeDerived(store, userId, JSON.parse(dec.decode(bytes)), {
+        deleted: deletedIds.has(m[1]!),
+      });
+      rendered++;
+    } catch (e) {
+      failed++;
+      log.warn('could not render an activity', { key, error: describeError(e) });
+    }
+  }
+  const { rows } = await buildIndex(store, userId, deletedIds);
+  await buildManifest(store, userId);
+  return { rendered, failed, rows };
+}
