@@ -1,0 +1,97 @@
+/**
+ * The fetch queue (SQS) and the token store (SSM SecureString parameters).
+ */
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteParameterCommand,
+  GetParameterCommand,
+  PutParameterCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { assertUserId } from '../../core/keys.ts';
+import type { FetchMessage, TokenStore, WorkQueue } from '../../core/ports.ts';
+
+export class SqsWorkQueue implements WorkQueue {
+  readonly #sqs: SQSClient;
+  readonly #url: string;
+  constructor(sqs: SQSClient, queueUrl: string) {
+    this.#sqs = sqs;
+    this.#url = queueUrl;
+  }
+
+  async send(messages: { body: FetchMessage; delaySeconds: number }[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += 10) {
+      const chunk = messages.slice(i, i + 10);
+      let entries = chunk.map((m, j) => ({
+        Id: String(j),
+        MessageBody: JSON.stringify(m.body),
+        DelaySeconds: Math.min(900, Math.max(0, Math.round(m.delaySeconds))),
+      }));
+      for (let attempt = 0; attempt < 3 && entries.length > 0; attempt++) {
+        const r = await this.#sqs.send(
+          new SendMessageBatchCommand({ QueueUrl: this.#url, Entries: entries }),
+        );
+        const failed = new Set((r.Failed ?? []).map((f) => f.Id));
+        const permanent = (r.Failed ?? []).filter((f) => f.SenderFault);
+        if (permanent.length > 0) {
+          throw new Error(`SQS refused ${permanent.length} messages (${permanent[0]?.Code})`);
+        }
+        entries = entries.filter((e) => failed.has(e.Id));
+      }
+      if (entries.length > 0) throw new Error(`SQS did not accept ${entries.length} messages`);
+    }
+  }
+}
+
+/** One SecureString per linked account: `${prefix}${userId}`, encrypted under the stack key. */
+export class SsmTokenStore implements TokenStore {
+  readonly #ssm: SSMClient;
+  readonly #prefix: string;
+  readonly #keyId: string | undefined;
+  constructor(ssm: SSMClient, prefix: string, kmsKeyId?: string) {
+    if (!prefix.startsWith('/') || !prefix.endsWith('/')) {
+      throw new Error('token parameter prefix must start and end with /');
+    }
+    this.#ssm = ssm;
+    this.#prefix = prefix;
+    this.#keyId = kmsKeyId;
+  }
+
+  #name(userId: string): string {
+    return `${this.#prefix}${assertUserId(userId)}`;
+  }
+
+  async get(userId: string): Promise<string | undefined> {
+    try {
+      const r = await this.#ssm.send(
+        new GetParameterCommand({ Name: this.#name(userId), WithDecryption: true }),
+      );
+      return r.Parameter?.Value;
+    } catch (e) {
+      if ((e as { name?: unknown } | null)?.name === 'ParameterNotFound') return undefined;
+      throw e;
+    }
+  }
+
+  async put(userId: string, token: string): Promise<void> {
+    if (!this.#keyId) throw new Error('token store is read-only here (no KMS key configured)');
+    await this.#ssm.send(
+      new PutParameterCommand({
+        Name: this.#name(userId),
+        Value: token,
+        Type: 'SecureString',
+        KeyId: this.#keyId,
+        Overwrite: true,
+        Description: 'rk-sync: Runkeeper access token of one linked account',
+      }),
+    );
+  }
+
+  async delete(userId: string): Promise<void> {
+    try {
+      await this.#ssm.send(new DeleteParameterCommand({ Name: this.#name(userId) }));
+    } catch (e) {
+      if ((e as { name?: unknown } | null)?.name !== 'ParameterNotFound') throw e;
+    }
+  }
+}

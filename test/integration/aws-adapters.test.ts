@@ -1,0 +1,168 @@
+/**
+ * The DynamoDB, S3, SQS and SSM adapters against moto, with the table, bucket and queue
+ * created from the synthesised stack template. The DynamoDB adapters pass the same contract
+ * suites as the in-memory and SQLite ones.
+ */
+import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DynamoAccountStore,
+  DynamoAuthStateStore,
+  DynamoBudgetStore,
+  DynamoLedger,
+} from '../../functions/adapters/aws/dynamo.ts';
+import { S3ObjectStore } from '../../functions/adapters/aws/s3.ts';
+import { SqsWorkQueue, SsmTokenStore } from '../../functions/adapters/aws/sqs-ssm.ts';
+import { SlidingWindowBudget } from '../../functions/core/budget.ts';
+import { callBudgetContract } from '../contract/call-budget.contract.ts';
+import {
+  accountStoreContract,
+  authStateContract,
+  ledgerContract,
+} from '../contract/ledger.contract.ts';
+import {
+  createTableFromTemplate,
+  type MotoClients,
+  motoClients,
+  type Provisioned,
+  provision,
+  synthTemplate,
+  type TemplateFacts,
+  templateFacts,
+  uniqueName,
+} from '../helpers/aws-env.ts';
+import { type Moto, startMoto } from '../helpers/moto.ts';
+
+let moto: Moto;
+let c: MotoClients;
+let facts: TemplateFacts;
+let env: Provisioned;
+
+beforeAll(async () => {
+  const [m, tpl] = await Promise.all([
+    startMoto(),
+    Promise.resolve(synthTemplate({ clientId: 'test-client-id' })),
+  ]);
+  moto = m;
+  c = motoClients(moto.endpoint);
+  facts = templateFacts(tpl);
+  env = await provision(moto.endpoint, c, facts, { prefix: 'adapters' });
+});
+
+afterAll(async () => {
+  await moto?.stop();
+});
+
+/** A fresh table per store: contract factories return empty stores. */
+async function freshTable(): Promise<string> {
+  const name = uniqueName('contract');
+  await createTableFromTemplate(c, facts, name);
+  return name;
+}
+
+callBudgetContract(
+  'DynamoDB (moto)',
+  async (cfg) => new SlidingWindowBudget(new DynamoBudgetStore(c.ddb, await freshTable()), cfg),
+  { runs: 10 },
+);
+ledgerContract('DynamoDB (moto)', async () => new DynamoLedger(c.ddb, await freshTable()));
+accountStoreContract(
+  'DynamoDB (moto)',
+  async () => new DynamoAccountStore(c.ddb, await freshTable()),
+);
+authStateContract(
+  'DynamoDB (moto)',
+  async () => new DynamoAuthStateStore(c.ddb, await freshTable()),
+);
+
+describe('template-derived resources', () => {
+  it('the table, queue and bucket carry the stack settings', () => {
+    expect(facts.table.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(facts.table.TimeToLiveSpecification).toEqual({
+      AttributeName: 'expiresAt',
+      Enabled: true,
+    });
+    expect(facts.table.GlobalSecondaryIndexes?.[0]).toMatchObject({
+      IndexName: 'byWork',
+      KeySchema: [
+        { AttributeName: 'workPk', KeyType: 'HASH' },
+        { AttributeName: 'workSk', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    });
+    expect(facts.queue.maxReceiveCount).toBeGreaterThanOrEqual(5);
+    expect(facts.bucket.versioned).toBe(true);
+  });
+});
+
+describe('S3ObjectStore', () => {
+  it('skips identical bytes, versions changes and purges every version', async () => {
+    const s = new S3ObjectStore(c.s3, env.bucketName);
+    const body = new TextEncoder().encode('{"a":1}');
+    const first = await s.put('raw/1/fitnessActivities/5.json', body, 'application/json');
+    expect(first.written).toBe(true);
+    expect(first.versionId).toBeTruthy();
+    const again = await s.put('raw/1/fitnessActivities/5.json', body, 'application/json');
+    expect(again).toEqual({ written: false, versionId: first.versionId });
+    const changed = await s.put(
+      'raw/1/fitnessActivities/5.json',
+      new TextEncoder().encode('{"a":2}'),
+      'application/json',
+    );
+    expect(changed.written).toBe(true);
+    expect(changed.versionId).not.toBe(first.versionId);
+    expect(new TextDecoder().decode(await s.get('raw/1/fitnessActivities/5.json'))).toBe('{"a":2}');
+    expect(await s.get('raw/1/fitnessActivities/404.json')).toBeUndefined();
+    await s.put('raw/2/fitnessActivities/7.json', body, 'application/json');
+    const keys: string[] = [];
+    for await (const k of s.list('raw/1/')) keys.push(k);
+    expect(keys).toEqual(['raw/1/fitnessActivities/5.json']);
+    expect(await s.purge('raw/1/')).toBe(2);
+    expect(await s.hash('raw/1/fitnessActivities/5.json')).toBeUndefined();
+    expect(await s.hash('raw/2/fitnessActivities/7.json')).toBeTruthy();
+  });
+});
+
+describe('SqsWorkQueue and SsmTokenStore', () => {
+  it('sends batches of at most ten with per-message delays', async () => {
+    const q = new SqsWorkQueue(c.sqs, env.queueUrl);
+    const before = c.counter.snapshot();
+    await q.send(
+      Array.from({ length: 12 }, (_, i) => ({
+        body: { userId: '1', feed: 'fitnessActivities' as const, id: String(i + 1), rev: 1 },
+        delaySeconds: i < 11 ? 0 : 60,
+      })),
+    );
+    expect(c.counter.since(before)['SQS:SendMessageBatch']).toBe(2);
+    const a = await c.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: env.queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    expect(a.Attributes?.ApproximateNumberOfMessages).toBe('11');
+    expect(a.Attributes?.ApproximateNumberOfMessagesDelayed).toBe('1');
+    const r = await c.sqs.send(new ReceiveMessageCommand({ QueueUrl: env.queueUrl }));
+    expect(JSON.parse(r.Messages?.[0]?.Body ?? '{}')).toMatchObject({ userId: '1', rev: 1 });
+  });
+
+  it('stores tokens as SecureStrings under the prefix and reads them back decrypted', async () => {
+    const t = new SsmTokenStore(c.ssm, '/rk-sync/test/tokens/', env.kmsKeyArn);
+    expect(await t.get('42')).toBeUndefined();
+    await t.put('42', 'tok-secret');
+    await t.put('42', 'tok-secret-2');
+    expect(await t.get('42')).toBe('tok-secret-2');
+    const raw = await c.ssm.send(new GetParameterCommand({ Name: '/rk-sync/test/tokens/42' }));
+    expect(raw.Parameter?.Type).toBe('SecureString');
+    expect(raw.Parameter?.Value).not.toBe('tok-secret-2');
+    await t.delete('42');
+    await t.delete('42');
+    expect(await t.get('42')).toBeUndefined();
+    expect(() => new SsmTokenStore(c.ssm, 'no-slash')).toThrow();
+    await expect(new SsmTokenStore(c.ssm, '/p/').put('1', 'x')).rejects.toThrow(/read-only/);
+  });
+});
