@@ -1,0 +1,6 @@
+import { createAuthorizeHandler } from '../shared/app/authorize.ts';
+import { parseEnv } from '../shared/env.ts';
+import { defaultPlatform } from '../shared/platform.ts';
+
+/** Environment parsed once at cold start: a missing variable fails the init, not a request. */
+export const handler = createAuthorizeHandler(parseEnv('authorize'), defaultPlatform());

@@ -1,0 +1,59 @@
+/**
+ * GET /authorize[?invite=…]: starts the OAuth flow (first link, or an owner-minted invite)
+ * and redirects to Runkeeper with a single-use state bound to an HttpOnly cookie.
+ */
+import type { AccountStore, AuthStateStore } from '../../core/ports.ts';
+import { beginLink, LinkError, STATE_TTL_MS } from '../../core/sync/link.ts';
+import { linkStores, wrap } from '../compose.ts';
+import type { EnvOf } from '../env.ts';
+import {
+  type HttpEvent,
+  type HttpResult,
+  htmlPage,
+  linkCookie,
+  MAX_QUERY_CHARS,
+  parseQuery,
+  redirectUriFor,
+  SECURITY_HEADERS,
+} from '../http.ts';
+import { type Platform, safeError } from '../platform.ts';
+
+export interface AuthorizePorts {
+  states: AuthStateStore;
+  accounts: AccountStore;
+}
+
+export function createAuthorizeHandler(
+  env: EnvOf<'authorize'>,
+  p: Platform,
+  ports: AuthorizePorts = linkStores(env.TABLE_NAME, p),
+) {
+  const { states, accounts } = ports;
+  return wrap(p, async (event: HttpEvent): Promise<HttpResult> => {
+    try {
+      const raw = event.rawQueryString ?? '';
+      const invites = raw.length > MAX_QUERY_CHARS ? ['', ''] : (parseQuery(raw).invite ?? []);
+      if (invites.length > 1) throw new LinkError('bad_request', 400, 'The link is malformed.');
+      const oauth = {
+        authBaseUrl: env.AUTH_BASE_URL,
+        clientId: env.CLIENT_ID,
+        redirectUri: redirectUriFor(env.REDIRECT_URI, event),
+      };
+      const r = await beginLink({ states, accounts, clock: p.clock, oauth }, invites[0]);
+      p.logger.info('authorisation started', { invite: invites.length === 1 });
+      return {
+        statusCode: 302,
+        headers: { location: r.url, ...SECURITY_HEADERS },
+        cookies: [linkCookie(r.cookie, Math.floor(STATE_TTL_MS / 1000))],
+        body: '',
+      };
+    } catch (e) {
+      if (e instanceof LinkError) {
+        p.logger.warn('authorisation refused', { reason: e.code });
+        return htmlPage(e.status, 'Cannot link this account', e.message);
+      }
+      p.logger.error('authorize failed', { error: safeError(e) });
+      return htmlPage(500, 'Something went wrong', 'Please try again later.');
+    }
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * The environment each function gets from the CDK stack (infra/stack.ts), parsed once at
+ * cold start. A missing or malformed variable fails the cold start with the variable's
+ * name (never its value).
+ */
+import { z } from 'zod';
+
+const nonEmpty = z.string().trim().min(1);
+const url = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL')
+  .transform((v) => v.replace(/\/+$/, ''));
+const positive = z.coerce.number().finite().positive();
+const paramName = z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, 'must be an absolute SSM name');
+
+const table = { TABLE_NAME: nonEmpty };
+const budget = {
+  RATE_LIMIT_CALLS: z.coerce.number().int().positive(),
+  // Fractional seconds are accepted: tests scale time down.
+  RATE_LIMIT_WINDOW_SECONDS: positive,
+};
+const tokens = {
+  TOKEN_PARAM_PREFIX: z
+    .string()
+    .regex(/^\/[A-Za-z0-9_.\-/]*\/$/, 'must be an SSM path starting and ending with /'),
+};
+
+export const ENV_SCHEMAS = {
+  authorize: z.object({
+    ...table,
+    CLIENT_ID: nonEmpty,
+    AUTH_BASE_URL: url,
+    REDIRECT_URI: url.optional(),
+  }),
+  callback: z.object({
+    ...table,
+    ...budget,
+    ...tokens,
+    CLIENT_ID: nonEmpty,
+    CLIENT_SECRET_PARAM: paramName,
+    TOKEN_KMS_KEY_ID: nonEmpty,
+    API_BASE_URL: url,
+    AUTH_BASE_URL: url,
+    REDIRECT_URI: url.optional(),
+    SCHEDULER_FUNCTION_NAME: nonEmpty,
+  }),
+  deauthorize: z
+    .object({
+      ...table,
+      ...tokens,
+      ON_REVOKE: z.enum(['keep', 'delete']).default('keep'),
+      BUCKET_NAME: nonEmpty.optional(),
+    })
+    .refine((e) => e.ON_REVOKE !== 'delete' || e.BUCKET_NAME !== undefined, {
+      message: 'BUCKET_NAME is required when ON_REVOKE=delete',
+      path: ['BUCKET_NAME'],
+    }),
+  scheduler: z.object({
+    ...table,
+    ...budget,
+    ...tokens,
+    QUEUE_URL: url,
+    API_BASE_URL: url,
+    SCHEDULE_MINUTES: positive,
+    BUCKET_NAME: nonEmpty.optional(),
+  }),
+  fetcher: z.object({
+    ...table,
+    ...budget,
+    ...tokens,
+    BUCKET_NAME: nonEmpty,
+    QUEUE_URL: url,
+    API_BASE_URL: url,
+  }),
+  importer: z.object({ ...table, BUCKET_NAME: nonEmpty }),
+} as const;
+
+export type FunctionName = keyof typeof ENV_SCHEMAS;
+export type EnvOf<F extends FunctionName> = z.infer<(typeof ENV_SCHEMAS)[F]>;
+
+export class EnvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvError';
+  }
+}
+
+export function parseEnv<F extends FunctionName>(
+  fn: F,
+  env: Record<string, string | undefined> = process.env,
+): EnvOf<F> {
+  const r = ENV_SCHEMAS[fn].safeParse(env);
+  if (!r.success) {
+    const problems = r.error.issues
+      .map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`)
+      .join('; ');
+    throw new EnvError(`invalid environment for the ${fn} function: ${problems}`);
+  }
+  return r.data as EnvOf<F>;
+}
