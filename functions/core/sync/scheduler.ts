@@ -80,7 +80,7 @@ export async function runScheduler(
     backfillDone: false,
   };
   let account = await deps.accounts.get(userId);
-  if (!account || account.status !== 'ACTIVE') return { ...s, outcome: 'skipped' };
+  if (account?.status !== 'ACTIVE') return { ...s, outcome: 'skipped' };
   const token = await deps.tokens.get(userId);
   if (!token) return { ...s, outcome: 'skipped', error: 'no token stored' };
   const client = deps.api(token, userId);
@@ -100,130 +100,149 @@ export async function runScheduler(
     if (await deps.accounts.save(merged)) account = { ...merged, version: merged.version + 1 };
   };
 
+  // Detection and listing stop when the budget has no call left right now (or after a 429);
+  // the run still enqueues fetches for the budget's future slots.
+  let slots: number[] = [];
+  let picks: { feed: FeedName; id: string; wantRev: number }[] = [];
+  let newWatermark: number | undefined;
   try {
-    // 1. Discovery refresh and singleton documents (rare).
-    if (
-      Object.keys(account.resources).length === 0 ||
-      runStart - account.discoveredAt > cfg.refreshDocsMs
-    ) {
-      const user = await client.getUser();
-      await save({ resources: user.resources, discoveredAt: deps.clock.now() });
-      await storeDocs(deps, client, account, userId);
-    }
-
-    // Start any feed that has no cursor yet; the watermark starts before the first listing.
-    const cursors = { ...account.cursors };
-    let started = false;
-    for (const feed of cfg.feeds) {
-      const path = account.resources[FIELD_OF[feed]];
-      if (!cursors[feed] && path) {
-        cursors[feed] = {
-          next: client.firstPage(path, { pageSize: cfg.pageSize }),
-          done: false,
-          seen: 0,
-          passes: 0,
-          startedAt: runStart,
-        };
-        started = true;
+    try {
+      // 1. Discovery refresh and singleton documents (rare).
+      if (
+        Object.keys(account.resources).length === 0 ||
+        runStart - account.discoveredAt > cfg.refreshDocsMs
+      ) {
+        const user = await client.getUser();
+        await save({ resources: user.resources, discoveredAt: deps.clock.now() });
       }
-    }
-    if (started) await save({ cursors, watermark: account.watermark ?? runStart });
+      if (cfg.docs && runStart - (account.docsFetchedAt ?? 0) > cfg.refreshDocsMs) {
+        await storeDocs(deps, client, account, userId);
+        await save({ docsFetchedAt: deps.clock.now() });
+      }
 
-    // 2. Change detection since the watermark.
-    let newWatermark: number | undefined;
-    const changeLog = account.resources.change_log;
-    if (account.watermark !== undefined && !started) {
-      const since = account.watermark - cfg.changeLogOverlapMs;
-      if (changeLog) {
-        // The change log answers at most 7 days per query: walk forward in windows after a long gap.
-        const end = deps.clock.now();
-        let from = since;
-        for (let w = 0; w < 12; w++) {
-          const until = Math.min(end, from + CHANGE_LOG_WINDOW_MS);
-          const changes = await client.getChangeLog(
-            changeLog,
-            from,
-            until < end ? until : undefined,
-          );
-          const wanted = changes.modified.filter((m) => cfg.feeds.includes(m.ref.feed));
-          if (wanted.length > 0) {
-            const r = await deps.ledger.observe(
-              userId,
-              wanted.map((m) => ({
-                feed: m.ref.feed,
-                id: m.ref.id,
-                summaryHash: sha256Hex(JSON.stringify(m.raw)),
-                startTime: m.startTime,
-                force: true,
-              })),
-              end,
+      // Start any feed that has no cursor yet; the watermark starts before the first listing.
+      const cursors = { ...account.cursors };
+      let started = false;
+      for (const feed of cfg.feeds) {
+        const path = account.resources[FIELD_OF[feed]];
+        if (!cursors[feed] && path) {
+          cursors[feed] = {
+            next: client.firstPage(path, { pageSize: cfg.pageSize }),
+            done: false,
+            seen: 0,
+            passes: 0,
+            startedAt: runStart,
+          };
+          started = true;
+        }
+      }
+      if (started) await save({ cursors, watermark: account.watermark ?? runStart });
+
+      // 2. Change detection since the watermark.
+      const changeLog = account.resources.change_log;
+      if (account.watermark !== undefined && !started) {
+        const since = account.watermark - cfg.changeLogOverlapMs;
+        if (changeLog) {
+          // The change log answers at most 7 days per query: walk forward in windows after a long gap.
+          const end = deps.clock.now();
+          let from = since;
+          for (let w = 0; w < 12; w++) {
+            const until = Math.min(end, from + CHANGE_LOG_WINDOW_MS);
+            const changes = await client.getChangeLog(
+              changeLog,
+              from,
+              until < end ? until : undefined,
             );
-            s.discovered += r.added;
-            s.changed += r.changed;
+            const wanted = changes.modified.filter((m) => cfg.feeds.includes(m.ref.feed));
+            if (wanted.length > 0) {
+              const r = await deps.ledger.observe(
+                userId,
+                wanted.map((m) => ({
+                  feed: m.ref.feed,
+                  id: m.ref.id,
+                  summaryHash: sha256Hex(JSON.stringify(m.raw)),
+                  startTime: m.startTime,
+                  force: true,
+                })),
+                end,
+              );
+              s.discovered += r.added;
+              s.changed += r.changed;
+            }
+            for (const d of changes.deleted) {
+              if (
+                cfg.feeds.includes(d.feed) &&
+                (await deps.ledger.markDeleted(userId, d.feed, d.id, end))
+              ) {
+                s.deleted++;
+              }
+            }
+            newWatermark = until;
+            if (until >= end) break;
+            await save({ watermark: until });
+            from = until - cfg.changeLogOverlapMs;
           }
-          for (const d of changes.deleted) {
-            if (
-              cfg.feeds.includes(d.feed) &&
-              (await deps.ledger.markDeleted(userId, d.feed, d.id, end))
-            ) {
-              s.deleted++;
+        } else {
+          // No change log: the feeds' modified-since filter (date granularity, one day overlap).
+          const day = new Date(since - 86_400_000).toISOString().slice(0, 10);
+          const queryAt = deps.clock.now();
+          for (const feed of cfg.feeds) {
+            const path = account.resources[FIELD_OF[feed]];
+            if (!path || !account.cursors[feed]?.done) continue;
+            for await (const page of client.pages(
+              feed,
+              path,
+              client.firstPage(path, { pageSize: cfg.pageSize, modifiedNoEarlierThan: day }),
+            )) {
+              s.pagesListed++;
+              const r = await observePage(deps, userId, page.items, queryAt);
+              s.discovered += r.added;
+              s.changed += r.changed;
             }
           }
-          newWatermark = until;
-          if (until >= end) break;
-          await save({ watermark: until });
-          from = until - cfg.changeLogOverlapMs;
+          newWatermark = queryAt;
         }
-      } else {
-        // No change log: the feeds' modified-since filter (date granularity, one day overlap).
-        const day = new Date(since - 86_400_000).toISOString().slice(0, 10);
-        const queryAt = deps.clock.now();
-        for (const feed of cfg.feeds) {
-          const path = account.resources[FIELD_OF[feed]];
-          if (!path || !account.cursors[feed]?.done) continue;
-          for await (const page of client.pages(
-            feed,
-            path,
-            client.firstPage(path, { pageSize: cfg.pageSize, modifiedNoEarlierThan: day }),
-          )) {
-            s.pagesListed++;
-            const r = await observePage(deps, userId, page.items, queryAt);
-            s.discovered += r.added;
-            s.changed += r.changed;
-          }
-        }
-        newWatermark = queryAt;
       }
-    }
 
-    // 3. Backfill pages only while the ledger holds less work than this period can fetch.
-    const slots = await plannedSlots(deps, cfg, account, bkey);
-    let picks = await deps.ledger.pick(userId, deps.clock.now(), slots.length, cfg.leaseMs);
-    for (let guard = 0; guard < 1000 && picks.length < slots.length; guard++) {
-      const feed = cfg.feeds.find((f) => account!.cursors[f] && !account!.cursors[f]!.done);
-      if (!feed) break;
-      const cursor = account.cursors[feed]!;
-      const path = account.resources[FIELD_OF[feed]];
-      if (!path || !cursor.next) {
-        await save({ cursors: { ...account.cursors, [feed]: { ...cursor, done: true } } });
-        continue;
+      // 3. Backfill pages only while the ledger holds less work than this period can fetch.
+      slots = await plannedSlots(deps, cfg, account, bkey, backfillPending(cfg, account));
+      picks = await deps.ledger.pick(userId, deps.clock.now(), slots.length, cfg.leaseMs);
+      for (let guard = 0; guard < 1000 && picks.length < slots.length; guard++) {
+        const feed = cfg.feeds.find((f) => account!.cursors[f] && !account!.cursors[f]!.done);
+        if (!feed) break;
+        const cursor = account.cursors[feed]!;
+        const path = account.resources[FIELD_OF[feed]];
+        if (!path || !cursor.next) {
+          await save({ cursors: { ...account.cursors, [feed]: { ...cursor, done: true } } });
+          continue;
+        }
+        const page = await client.listPage(feed, path, cursor.next);
+        s.pagesListed++;
+        const r = await observePage(deps, userId, page.items, deps.clock.now());
+        s.discovered += r.added;
+        s.changed += r.changed;
+        let next: FeedCursor = {
+          ...cursor,
+          next: page.next ?? null,
+          done: page.next === undefined,
+          size: page.size ?? cursor.size,
+          seen: cursor.seen + page.items.length,
+        };
+        if (next.done) next = await reconcile(deps, cfg, client, userId, feed, path, next);
+        await save({ cursors: { ...account.cursors, [feed]: next } });
+        picks = await deps.ledger.pick(userId, deps.clock.now(), slots.length, cfg.leaseMs);
       }
-      const page = await client.listPage(feed, path, cursor.next);
-      s.pagesListed++;
-      const r = await observePage(deps, userId, page.items, deps.clock.now());
-      s.discovered += r.added;
-      s.changed += r.changed;
-      let next: FeedCursor = {
-        ...cursor,
-        next: page.next ?? null,
-        done: page.next === undefined,
-        size: page.size ?? cursor.size,
-        seen: cursor.seen + page.items.length,
-      };
-      if (next.done) next = await reconcile(deps, cfg, client, userId, feed, path, next);
-      await save({ cursors: { ...account.cursors, [feed]: next } });
+    } catch (e) {
+      if (!(e instanceof BudgetExhaustedError || e instanceof RateLimitedError)) throw e;
+      s.outcome = e instanceof RateLimitedError ? 'rate-limited' : 'budget';
+      s.error = describeError(e);
+      slots = await plannedSlots(deps, cfg, account, bkey, backfillPending(cfg, account));
       picks = await deps.ledger.pick(userId, deps.clock.now(), slots.length, cfg.leaseMs);
     }
+
+    // The pages listed above spent calls too: plan only what still leaves the next run its reserve.
+    slots = await plannedSlots(deps, cfg, account, bkey, backfillPending(cfg, account));
+    picks = picks.slice(0, slots.length);
 
     // 4. Enqueue, one budget slot per message.
     s.enqueued = await enqueue(deps, userId, picks, slots, cfg.leaseMs);
@@ -330,19 +349,35 @@ async function reconcile(
   return { ...cursor, passes };
 }
 
-/** Budget slots this run may plan for: after messages still in flight, within one period. */
+function backfillPending(cfg: SyncConfig, account: Account): boolean {
+  return cfg.feeds.some((f) => account.resources[FIELD_OF[f]] && !account.cursors[f]?.done);
+}
+
+/**
+ * Budget slots this run may plan for: after messages still in flight, within one period,
+ * and leaving enough of the window free for the next run's own calls at its start (the
+ * change log, and a page while a backfill is unfinished). Without that reserve every run
+ * would find the window full and skip detection and listing.
+ */
 async function plannedSlots(
   deps: SchedulerDeps,
   cfg: SyncConfig,
   account: Account,
   bkey: string,
+  listing: boolean,
 ): Promise<number[]> {
   const now = deps.clock.now();
   const lastDue = Number(account.lastRun?.lastDueAt ?? 0);
   const start = Math.max(now, lastDue > now ? lastDue + cfg.spacingMs : now);
+  const nextRun = now + cfg.periodMs;
   const horizon = now + Math.min(cfg.periodMs, 900_000);
-  const slots = await deps.budget.forecast(bkey, start, cfg.maxEnqueuePerRun, cfg.spacingMs);
-  return slots.filter((t) => t < horizon);
+  const slots = (
+    await deps.budget.forecast(bkey, start, cfg.maxEnqueuePerRun, cfg.spacingMs)
+  ).filter((t) => t < horizon);
+  const atNextRun = await deps.budget.inspect(bkey, nextRun);
+  const reserve = 1 + (listing ? 1 : 0);
+  const room = Math.max(0, atNextRun.capacity - reserve - atNextRun.used);
+  return slots.slice(0, Math.max(0, Math.min(slots.length, room)));
 }
 
 async function enqueue(
@@ -362,11 +397,7 @@ async function enqueue(
   for (let i = 0; i < batch.length; i += 10) await deps.queue.send(batch.slice(i, i + 10));
   let n = 0;
   for (const p of picks) {
-    if (
-      await deps.ledger.markEnqueued(userId, p.feed, p.id, p.wantRev, now, Number.MAX_SAFE_INTEGER)
-    )
-      n++;
-    else if (await deps.ledger.markEnqueued(userId, p.feed, p.id, p.wantRev, now, 0)) n++;
+    if (await deps.ledger.markEnqueued(userId, p.feed, p.id, p.wantRev, now, leaseMs)) n++;
   }
   return n;
 }
