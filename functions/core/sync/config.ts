@@ -23,6 +23,8 @@ export interface SyncConfig {
   maxListingPasses: number;
   /** Also store each activity's comment thread (one extra call per activity with comments). */
   comments: boolean;
+  /** Leave the next scheduled run its own calls (true when runs are periodic, as on AWS). */
+  reserveForNextRun: boolean;
   /** Store profile, settings and records (three calls at link time, then every refreshDocsMs). */
   docs: boolean;
 }
@@ -50,6 +52,7 @@ export function defaultSyncConfig(
     maxListingPasses: 3,
     comments: false,
     docs: false,
+    reserveForNextRun: true,
     ...over,
   };
 }

@@ -48,7 +48,8 @@ export async function driveLocalSync(
   userIds: string[],
   opts: DriveOptions = {},
 ): Promise<DriveResult> {
-  const local: SyncConfig = { ...cfg, leaseMs: 0 };
+  // The next run starts when the queue drains, so no reserve is needed (and no lease).
+  const local: SyncConfig = { ...cfg, leaseMs: 0, reserveForNextRun: false };
   const maxReceives = opts.maxReceives ?? 5;
   const random = opts.random ?? Math.random;
   const p: Progress = {

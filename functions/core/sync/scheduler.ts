@@ -374,6 +374,7 @@ async function plannedSlots(
   const slots = (
     await deps.budget.forecast(bkey, start, cfg.maxEnqueuePerRun, cfg.spacingMs)
   ).filter((t) => t < horizon);
+  if (!cfg.reserveForNextRun) return slots;
   const atNextRun = await deps.budget.inspect(bkey, nextRun);
   const reserve = 1 + (listing ? 1 : 0);
   const room = Math.max(0, atNextRun.capacity - reserve - atNextRun.used);
