@@ -23,10 +23,18 @@ export interface SyncConfig {
   maxListingPasses: number;
   /** Also store each activity's comment thread (one extra call per activity with comments). */
   comments: boolean;
+  /** Also store each activity's photos and thumbnails (content host; no API calls). */
+  images: boolean;
   /** Leave the next scheduled run its own calls (true when runs are periodic, as on AWS). */
   reserveForNextRun: boolean;
   /** Store profile, settings and records (three calls at link time, then every refreshDocsMs). */
   docs: boolean;
+  /**
+   * Skip the change-log query in this run (the local driver queries it once per period: its
+   * runs follow each other as soon as the queue drains, and every query re-reports the
+   * changes inside the overlap, which would re-fetch a just-edited item in a loop).
+   */
+  skipChangeDetection?: boolean | undefined;
 }
 
 export const FEEDS_FETCHED_ONE_BY_ONE: readonly FeedName[] = [
@@ -51,6 +59,7 @@ export function defaultSyncConfig(
     liveRetryMs: 30 * 60_000,
     maxListingPasses: 3,
     comments: false,
+    images: true,
     docs: false,
     reserveForNextRun: true,
     ...over,

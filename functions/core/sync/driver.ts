@@ -69,6 +69,7 @@ export async function driveLocalSync(
     queued: 0,
   };
   let errorRuns = 0;
+  const lastDetection = new Map<string, number>();
   const aborted = () => opts.signal?.aborted === true;
   const report = () => {
     p.queued = queue.size;
@@ -119,7 +120,16 @@ export async function driveLocalSync(
     let revoked = 0;
     let waitUntil = 0;
     for (const userId of userIds) {
-      const run = await runScheduler(deps, local, userId);
+      // Change detection once per period (and at the start); the runs in between only plan.
+      const startedAt = deps.clock.now();
+      const detect =
+        startedAt - (lastDetection.get(userId) ?? Number.NEGATIVE_INFINITY) >= cfg.periodMs;
+      const run = await runScheduler(
+        deps,
+        detect ? local : { ...local, skipChangeDetection: true },
+        userId,
+      );
+      if (detect && run.outcome === 'ok') lastDetection.set(userId, startedAt);
       p.runs++;
       p.lastRun = run;
       enqueued += run.enqueued;

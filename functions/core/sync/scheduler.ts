@@ -140,7 +140,7 @@ export async function runScheduler(
 
       // 2. Change detection since the watermark.
       const changeLog = account.resources.change_log;
-      if (account.watermark !== undefined && !started) {
+      if (account.watermark !== undefined && !started && !cfg.skipChangeDetection) {
         const since = account.watermark - cfg.changeLogOverlapMs;
         if (changeLog) {
           // The change log answers at most 7 days per query: walk forward in windows after a long gap.
