@@ -1,0 +1,402 @@
+/**
+ * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
+ * Commands: auth, sync, status, demo. See `rk-sync --help` (exit codes in cli/errors.ts).
+ */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { systemClock } from '../functions/core/clock.ts';
+import type { FeedName } from '../functions/core/keys.ts';
+import { authorize, promptHidden } from './auth.ts';
+import { describeDemo, runDemo } from './demo.ts';
+import { CliError, EXIT, EXIT_CODES_HELP, Interrupted } from './errors.ts';
+import { cliLog, openLocal } from './local.ts';
+import { chooseMode, type Reporter } from './progress.ts';
+import {
+  type ConfigFile,
+  configRate,
+  DEFAULTS,
+  feedsOption,
+  intOption,
+  loadConfig,
+  parseFeeds,
+  positiveNumber,
+  urlOption,
+} from './settings.ts';
+import { describeStatus, statusReport } from './status.ts';
+import { describeSummary, runSync } from './sync.ts';
+
+interface GlobalOpts {
+  dataDir: string;
+  config?: string;
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+// ---------------------------------------------------------------- signals
+
+const controller = new AbortController();
+let signalCount = 0;
+function onSignal(sig: NodeJS.Signals) {
+  signalCount++;
+  if (signalCount > 1) {
+    process.stderr.write(`rk-sync: ${sig} again, exiting now\n`);
+    process.exit(EXIT.interrupted);
+  }
+  controller.abort(new Interrupted(`interrupted by ${sig}`));
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+// ---------------------------------------------------------------- output helpers
+
+const reporterRef: { current?: Reporter } = {};
+let verbose = process.argv.includes('--verbose');
+
+function out(line: string) {
+  process.stdout.write(`${line}\n`);
+}
+
+function settingsOf(cmd: Command): { g: GlobalOpts; cfg: ConfigFile; dataDir: string } {
+  const g = cmd.optsWithGlobals<GlobalOpts>();
+  verbose = g.verbose;
+  const cfg = g.config ? loadConfig(g.config) : {};
+  const explicit = cmd.getOptionValueSourceWithGlobals('dataDir') === 'cli';
+  const dataDir = resolve(explicit ? g.dataDir : (cfg.dataDir ?? g.dataDir));
+  return { g, cfg, dataDir };
+}
+
+function logFor(g: GlobalOpts) {
+  return cliLog({
+    quiet: g.quiet,
+    verbose: g.verbose,
+    onLine: () => reporterRef.current?.interrupt(),
+  });
+}
+
+function pick<T>(cli: T | undefined, cfg: T | undefined, fallback: T): T {
+  return cli !== undefined ? cli : cfg !== undefined ? cfg : fallback;
+}
+
+function openBrowser(url: string): boolean {
+  const cmd =
+    process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? '' : 'xdg-open';
+  if (!cmd) return false;
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+    return false;
+  }
+  try {
+    const child = spawn(cmd, [url], { stdio: 'ignore', detached: true });
+    child.on('error', () => {});
+    child.unref();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- program
+
+const program = new Command()
+  .name('rk-sync')
+  .description(
+    'A complete, private backup of your Runkeeper data: every activity as raw JSON under a data directory (same layout as the AWS bucket), kept current within the API limit.',
+  )
+  .exitOverride()
+  .showSuggestionAfterError(false)
+  .configureOutput({
+    outputError: (str, write) => write(`rk-sync: ${str.replace(/^error: /, '').trimEnd()}\n`),
+  })
+  .option('--data-dir <dir>', 'data directory', DEFAULTS.dataDir)
+  .option(
+    '--config <file>',
+    'JSON config file (clientId, apiBaseUrl, authBaseUrl, dataDir, port, rateLimit, rateWindow, feeds, comments)',
+  )
+  .option('--json', 'machine-readable output (one JSON document on stdout)', false)
+  .option('--quiet', 'no progress output', false)
+  .option('--verbose', 'debug logs, and stack traces for unexpected errors', false)
+  .addHelpText('after', `\n${EXIT_CODES_HELP}\n\nStart with: rk-sync demo   (no account needed)`);
+
+let exitCode: number = EXIT.ok;
+
+program
+  .command('auth')
+  .description(
+    'link your Runkeeper account: opens the authorisation page, receives the answer on a loopback address, stores the token (0600) in the data directory',
+  )
+  .option('--client-id <id>', 'client id of your Runkeeper API app')
+  .option(
+    '--port <n>',
+    `loopback port; the app's redirect URI must be http://127.0.0.1:<port>/callback (default ${DEFAULTS.port}; 0 = any free port)`,
+    intOption(0, 65535),
+  )
+  .option('--no-browser', 'only print the URL, do not open a browser')
+  .option(
+    '--timeout <seconds>',
+    'give up waiting for the browser after this long',
+    positiveNumber(86_400),
+    300,
+  )
+  .option('--api-base-url <url>', `API base URL (default ${DEFAULTS.apiBaseUrl})`, urlOption)
+  .option(
+    '--auth-base-url <url>',
+    `authorisation server base URL (default ${DEFAULTS.authBaseUrl})`,
+    urlOption,
+  )
+  .addHelpText(
+    'after',
+    '\nThe client secret is read from the RK_CLIENT_SECRET environment variable, or asked for (hidden).\nThe token is never printed.',
+  )
+  .action(async (opts, cmd: Command) => {
+    const { g, cfg, dataDir } = settingsOf(cmd);
+    const clientId: string | undefined = opts.clientId ?? cfg.clientId;
+    if (!clientId)
+      throw new CliError('--client-id is required (or clientId in --config)', EXIT.usage);
+    const port = pick<number>(opts.port, cfg.port, DEFAULTS.port);
+    const apiBaseUrl = pick<string>(opts.apiBaseUrl, cfg.apiBaseUrl, DEFAULTS.apiBaseUrl);
+    const authBaseUrl = pick<string>(opts.authBaseUrl, cfg.authBaseUrl, DEFAULTS.authBaseUrl);
+    const envSecret = process.env.RK_CLIENT_SECRET;
+    const secret = envSecret ?? (await promptHidden('Runkeeper client secret: '));
+    if (!secret) throw new CliError('the client secret is empty', EXIT.usage);
+    const rate = configRate(cfg);
+    const stores = openLocal(dataDir);
+    try {
+      const r = await authorize(stores, {
+        authBaseUrl,
+        apiBaseUrl,
+        clientId,
+        clientSecret: async () => secret,
+        port,
+        timeoutMs: opts.timeout * 1000,
+        clock: systemClock,
+        signal: controller.signal,
+        rateLimit: rate.calls ?? DEFAULTS.rateLimit,
+        rateWindowSeconds: rate.windowSeconds ?? DEFAULTS.rateWindowSeconds,
+        onUrl: (url) => {
+          const opened = opts.browser !== false && openBrowser(url);
+          process.stderr.write(
+            `${opened ? 'Opened your browser at' : 'Open this address in your browser to authorise rk-sync'}:\n  ${url}\nWaiting for the answer on 127.0.0.1 (Ctrl-C to cancel)…\n`,
+          );
+        },
+      });
+      if (g.json)
+        out(JSON.stringify({ ok: true, userId: r.userId, relinked: r.relinked, dataDir }));
+      else
+        out(
+          `rk-sync: authorised Runkeeper user ${r.userId}${r.relinked ? ' (again)' : ''}; next: rk-sync sync --data-dir ${dataDir}`,
+        );
+    } finally {
+      stores.close();
+    }
+  });
+
+program
+  .command('sync')
+  .description(
+    'download everything new or changed since the last sync, paced by the API limit (resumable)',
+  )
+  .option(
+    '--feeds <list>',
+    'fitnessActivities, all, or a comma-separated list of feeds',
+    feedsOption,
+  )
+  .option(
+    '--rate-limit <n>',
+    `API calls allowed per window per user (default ${DEFAULTS.rateLimit})`,
+    intOption(1, 100_000),
+  )
+  .option(
+    '--rate-window <seconds>',
+    `the API's window (default ${DEFAULTS.rateWindowSeconds})`,
+    positiveNumber(86_400),
+  )
+  .option(
+    '--comments',
+    "also store each activity's comment thread (one more call per activity with comments)",
+  )
+  .option('--api-base-url <url>', 'API base URL (default: the one used by auth)', urlOption)
+  .addHelpText('after', `\n${EXIT_CODES_HELP}`)
+  .action(async (opts, cmd: Command) => {
+    const { g, cfg, dataDir } = settingsOf(cmd);
+    const rate = configRate(cfg);
+    const feeds: FeedName[] =
+      opts.feeds ?? (cfg.feeds !== undefined ? parseFeedsCfg(cfg.feeds) : ['fitnessActivities']);
+    const stores = openLocal(dataDir);
+    try {
+      const apiBaseUrl =
+        opts.apiBaseUrl ??
+        cfg.apiBaseUrl ??
+        stores.db.getMeta('api_base_url') ??
+        DEFAULTS.apiBaseUrl;
+      const s = await runSync({
+        stores,
+        apiBaseUrl,
+        clock: systemClock,
+        rateLimit: pick<number>(opts.rateLimit, rate.calls, DEFAULTS.rateLimit),
+        rateWindowSeconds: pick<number>(
+          opts.rateWindow,
+          rate.windowSeconds,
+          DEFAULTS.rateWindowSeconds,
+        ),
+        feeds,
+        comments: opts.comments ?? cfg.comments ?? false,
+        signal: controller.signal,
+        log: logFor(g),
+        progress: chooseMode(g),
+        command: 'sync',
+        reporterRef,
+      });
+      if (g.json) out(JSON.stringify(s));
+      else if (!g.quiet || s.exitCode !== EXIT.ok) out(describeSummary(s));
+      exitCode = s.exitCode;
+    } finally {
+      stores.close();
+    }
+  });
+
+program
+  .command('status')
+  .description(
+    'what is stored, pending and failed (with reasons), the call budget, cursors and the last run',
+  )
+  .option(
+    '--rate-limit <n>',
+    'API calls allowed per window (for the budget view)',
+    intOption(1, 100_000),
+  )
+  .option(
+    '--rate-window <seconds>',
+    "the API's window (for the budget view)",
+    positiveNumber(86_400),
+  )
+  .action(async (opts, cmd: Command) => {
+    const { g, cfg, dataDir } = settingsOf(cmd);
+    const rate = configRate(cfg);
+    let stores: ReturnType<typeof openLocal>;
+    try {
+      stores = openLocal(dataDir, { mustExist: true });
+    } catch (e) {
+      if (e instanceof CliError && /^no rk-sync data/.test(e.message)) {
+        throw new CliError(
+          `${e.message}; run "rk-sync auth" (or "rk-sync demo")`,
+          EXIT.unauthorised,
+        );
+      }
+      throw e;
+    }
+    try {
+      const r = await statusReport(stores, systemClock, {
+        limit: pick<number>(opts.rateLimit, rate.calls, DEFAULTS.rateLimit),
+        windowSeconds: pick<number>(
+          opts.rateWindow,
+          rate.windowSeconds,
+          DEFAULTS.rateWindowSeconds,
+        ),
+      });
+      if (g.json) out(JSON.stringify(r));
+      else out(describeStatus(r, Date.now()));
+      if (r.accounts.length === 0) exitCode = EXIT.unauthorised;
+    } finally {
+      stores.close();
+    }
+  });
+
+program
+  .command('demo')
+  .description(
+    'try rk-sync without an account: a local Health Graph simulator with the real rate limit on a faster clock, authorised and synced end to end',
+  )
+  .option('--activities <n>', 'activities in the simulated account', intOption(0, 100_000), 300)
+  .option('--seed <n>', 'data seed (same seed, same activities)', intOption(0, 2 ** 31), 42)
+  .option(
+    '--duration <seconds>',
+    'target real duration; chooses the clock speed-up',
+    positiveNumber(3600),
+    40,
+  )
+  .addOption(
+    new Option('--time-scale <n>', 'force the clock speed-up')
+      .argParser(positiveNumber(10_000))
+      .hideHelp(),
+  )
+  .addHelpText(
+    'after',
+    '\nData goes to ./rk-data/demo unless --data-dir is given. Rerun after an interruption to resume.',
+  )
+  .action(async (opts, cmd: Command) => {
+    const g = cmd.optsWithGlobals<GlobalOpts>();
+    verbose = g.verbose;
+    if (g.config) loadConfig(g.config); // validated, but the demo never mixes with real settings
+    const explicit = cmd.getOptionValueSourceWithGlobals('dataDir') === 'cli';
+    const dataDir = resolve(explicit ? g.dataDir : './rk-data/demo');
+    const stores = openLocal(dataDir);
+    try {
+      const d = await runDemo({
+        stores,
+        activities: opts.activities,
+        seed: opts.seed,
+        durationSeconds: opts.duration,
+        timeScale: opts.timeScale,
+        signal: controller.signal,
+        log: logFor(g),
+        progress: chooseMode(g),
+        reporterRef,
+        announce: (line) => {
+          if (!g.quiet && !g.json) process.stderr.write(`${line}\n`);
+        },
+      });
+      if (g.json) out(JSON.stringify(d));
+      else out(describeDemo(d));
+      exitCode = d.exitCode;
+    } finally {
+      stores.close();
+    }
+  });
+
+function parseFeedsCfg(v: string | string[]): FeedName[] {
+  try {
+    return parseFeeds(v);
+  } catch (e) {
+    throw new CliError(`config file: feeds: ${(e as Error).message}`, EXIT.usage);
+  }
+}
+
+// ---------------------------------------------------------------- run
+
+async function main(): Promise<number> {
+  try {
+    await program.parseAsync(process.argv);
+    if (controller.signal.aborted && exitCode === EXIT.ok) return EXIT.interrupted;
+    return exitCode;
+  } catch (e) {
+    reporterRef.current?.stop();
+    if (e instanceof CommanderError) {
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.help' ||
+        e.code === 'commander.version'
+      ) {
+        return EXIT.ok;
+      }
+      return EXIT.usage;
+    }
+    if (controller.signal.aborted) {
+      process.stderr.write('rk-sync: interrupted; everything stored so far is kept\n');
+      return EXIT.interrupted;
+    }
+    if (e instanceof CliError) {
+      process.stderr.write(`rk-sync: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    process.stderr.write(
+      `rk-sync: unexpected error: ${msg.split('\n')[0]}${verbose ? '' : ' (run with --verbose for details)'}\n`,
+    );
+    if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return EXIT.failed;
+  }
+}
+
+const code = await main();
+process.exit(code);
