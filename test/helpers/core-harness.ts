@@ -12,6 +12,7 @@ import {
 import { type BudgetConfig, budgetKey, memoryBudget } from '../../functions/core/budget.ts';
 import { ManualClock } from '../../functions/core/clock.ts';
 import { HealthGraphClient, type RetryPolicy } from '../../functions/core/healthgraph/client.ts';
+import { fetchMedia } from '../../functions/core/healthgraph/media.ts';
 import type { Account, Log } from '../../functions/core/ports.ts';
 import { defaultSyncConfig, type SyncConfig } from '../../functions/core/sync/config.ts';
 import type { FetcherDeps } from '../../functions/core/sync/fetcher.ts';
@@ -63,6 +64,8 @@ export async function coreHarness(
     store,
     queue,
     log,
+    media: (url) =>
+      fetchMedia(url, { extraOrigins: [new URL(sim.apiBaseUrl).origin], onlyExtraOrigins: true }),
     api: (token, userId) =>
       new HealthGraphClient(
         { apiBaseUrl: sim.apiBaseUrl, timeoutMs: 2_000 },

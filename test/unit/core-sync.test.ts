@@ -217,3 +217,50 @@ describe('change detection after a long outage', () => {
     for (const id of added) expect(await storedIds(h.store, userId)).toContain(id);
   });
 });
+
+describe('photos and comments', () => {
+  it('stores every photo and thumbnail beside its activity, without the token and without API budget', async () => {
+    h = await coreHarness({ sim: { activities: 40, seed: 4 }, sync: { comments: true } });
+    const userId = h.sim.users[0]!.userId;
+    await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    const withImages = h.sim
+      .activityIds(userId)
+      .map((id) => ({
+        id,
+        images: (
+          (h!.sim.document(userId, 'fitnessActivities', id) as { images?: unknown[] }).images ?? []
+        ).length,
+      }))
+      .filter((a) => a.images > 0);
+    expect(withImages.length).toBeGreaterThan(0);
+    for (const a of withImages) {
+      const keys: string[] = [];
+      for await (const k of h.store.list(`media/${userId}/fitnessActivities/${a.id}/`))
+        keys.push(k);
+      expect(keys).toHaveLength(a.images * 2);
+    }
+    // Image requests are not API calls: the API call log only holds API paths.
+    expect(h.sim.callLog.some((c) => c.path.startsWith('/img/'))).toBe(false);
+    const withComments = h.sim.activityIds(userId).filter((id) => {
+      const d = h!.sim.document(userId, 'fitnessActivities', id) as {
+        comments?: string;
+        is_live?: boolean;
+      };
+      // Live activities get their thread once they are finished.
+      return (d.comments ?? '') !== '' && !d.is_live;
+    });
+    let threads = 0;
+    for await (const k of h.store.list(`raw/${userId}/fitnessActivities/`))
+      if (k.endsWith('.comments.json')) threads++;
+    expect(threads).toBe(withComments.length);
+    expect(h.sim.http429()).toBe(0);
+  });
+
+  it('refuses image URLs on other origins (no SSRF from payloads)', async () => {
+    const { checkMediaUrl } = await import('../../functions/core/healthgraph/media.ts');
+    expect(() => checkMediaUrl('http://169.254.169.254/latest/meta-data', {})).toThrow();
+    expect(() => checkMediaUrl('https://user:pw@cdn.example/x.jpg', {})).toThrow();
+    expect(() => checkMediaUrl('file:///etc/passwd', {})).toThrow();
+    expect(checkMediaUrl('https://cdn.example/x.jpg', {}).host).toBe('cdn.example');
+  });
+});

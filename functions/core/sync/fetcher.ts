@@ -23,6 +23,7 @@ import {
 } from '../errors.ts';
 import { sha256Hex } from '../hash.ts';
 import type { FetchedDoc } from '../healthgraph/client.ts';
+import type { Media } from '../healthgraph/media.ts';
 import { commentsKey, type ItemRef, rawKey } from '../keys.ts';
 import type { FetchMessage } from '../ports.ts';
 import type { SyncConfig } from './config.ts';
@@ -40,6 +41,8 @@ export type FetchOutcome =
   | 'live';
 
 export interface FetcherDeps extends SchedulerDeps {
+  /** Downloads an activity photo (content host, no token, no API budget). */
+  media?: (url: string) => Promise<Media>;
   /** Derived formats, images, index: called after the raw document is stored. */
   onStored?: (userId: string, ref: ItemRef, doc: FetchedDoc) => Promise<void>;
 }
@@ -160,9 +163,23 @@ export async function handleFetch(
         'application/json',
       );
     } catch (e) {
-      // Comments are secondary: the activity itself is stored; record and move on.
+      if (e instanceof BudgetExhaustedError || e instanceof RateLimitedError) {
+        // The activity is stored; come back for its comments at the next free slot.
+        const delay = Math.min(
+          900,
+          Math.max(1, Math.ceil((e.waitUntil - deps.clock.now()) / 1000)),
+        );
+        await deps.queue.send([
+          { body: { ...msg, deferrals: (msg.deferrals ?? 0) + 1 }, delaySeconds: delay },
+        ]);
+        return 'deferred';
+      }
+      // A missing or odd thread is secondary: the activity itself is stored; record and move on.
       deps.log.warn('comment thread not stored', { id, error: describeError(e) });
     }
+  }
+  if (cfg.images && deps.media && feed === 'fitnessActivities' && Array.isArray(doc.json.images)) {
+    await storeImages(deps, userId, id, doc.json.images);
   }
   await deps.onStored?.(userId, ref, doc);
 
@@ -175,4 +192,32 @@ export async function handleFetch(
   );
   crash?.('after-mark');
   return put.written ? 'synced' : 'unchanged';
+}
+
+/** media/{userId}/fitnessActivities/{id}/{n}.{ext} and {n}.thumb.{ext}; already stored ones are skipped. */
+async function storeImages(
+  deps: FetcherDeps,
+  userId: string,
+  id: string,
+  images: unknown[],
+): Promise<void> {
+  const prefix = `media/${userId}/fitnessActivities/${id}/`;
+  const have = new Set<string>();
+  for await (const k of deps.store.list(prefix))
+    have.add(k.slice(prefix.length).replace(/\.[a-z0-9]+$/, ''));
+  for (const [n, img] of images.slice(0, 200).entries()) {
+    const entry = img as { uri?: unknown; thumbnail_uri?: unknown } | null;
+    for (const [suffix, url] of [
+      ['', entry?.uri],
+      ['.thumb', entry?.thumbnail_uri],
+    ] as const) {
+      if (typeof url !== 'string' || have.has(`${n}${suffix}`)) continue;
+      try {
+        const m = await deps.media!(url);
+        await deps.store.put(`${prefix}${n}${suffix}.${m.ext}`, m.bytes, m.contentType);
+      } catch (e) {
+        deps.log.warn('activity photo not stored', { id, image: n, error: describeError(e) });
+      }
+    }
+  }
 }

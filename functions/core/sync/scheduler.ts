@@ -371,13 +371,16 @@ async function plannedSlots(
   const start = Math.max(now, lastDue > now ? lastDue + cfg.spacingMs : now);
   const nextRun = now + cfg.periodMs;
   const horizon = now + Math.min(cfg.periodMs, 900_000);
-  const slots = (
-    await deps.budget.forecast(bkey, start, cfg.maxEnqueuePerRun, cfg.spacingMs)
+  // With comment threads each fitness message spends two calls: plan one message per pair of slots.
+  const per = cfg.comments ? 2 : 1;
+  const all = (
+    await deps.budget.forecast(bkey, start, cfg.maxEnqueuePerRun * per, cfg.spacingMs)
   ).filter((t) => t < horizon);
+  const slots = all.filter((_, i) => i % per === 0 && i + per - 1 < all.length);
   if (!cfg.reserveForNextRun) return slots;
   const atNextRun = await deps.budget.inspect(bkey, nextRun);
   const reserve = 1 + (listing ? 1 : 0);
-  const room = Math.max(0, atNextRun.capacity - reserve - atNextRun.used);
+  const room = Math.floor(Math.max(0, atNextRun.capacity - reserve - atNextRun.used) / per);
   return slots.slice(0, Math.max(0, Math.min(slots.length, room)));
 }
 
