@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { budgetKey } from '../../functions/core/budget.ts';
+import { FEED_NAMES } from '../../functions/core/keys.ts';
 import { driveLocalSync } from '../../functions/core/sync/driver.ts';
 import { handleFetch } from '../../functions/core/sync/fetcher.ts';
 import { runScheduler } from '../../functions/core/sync/scheduler.ts';
@@ -262,5 +263,30 @@ describe('photos and comments', () => {
     expect(() => checkMediaUrl('https://user:pw@cdn.example/x.jpg', {})).toThrow();
     expect(() => checkMediaUrl('file:///etc/passwd', {})).toThrow();
     expect(checkMediaUrl('https://cdn.example/x.jpg', {}).host).toBe('cdn.example');
+  });
+});
+
+describe('every feed', () => {
+  it('backs up every feed /user lists, each under its own prefix, plus profile, settings and records', async () => {
+    h = await coreHarness({
+      sim: { activities: 15, seed: 12 },
+      sync: { feeds: [...FEED_NAMES], docs: true },
+    });
+    const userId = h.sim.users[0]!.userId;
+    const r = await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    expect(r.stopped).toBe('done');
+    for (const feed of FEED_NAMES) {
+      const ids = h.sim.activityIds(userId, feed);
+      const stored: string[] = [];
+      for await (const k of h.store.list(`raw/${userId}/${feed}/`)) {
+        const m = /\/(\d+)\.json$/.exec(k);
+        if (m) stored.push(m[1]!);
+      }
+      expect(stored.sort(), feed).toEqual([...ids].sort());
+    }
+    for (const doc of ['profile', 'settings', 'records']) {
+      expect(await h.store.get(`raw/${userId}/${doc}/latest.json`), doc).toBeDefined();
+    }
+    expect(h.sim.http429()).toBe(0);
   });
 });
