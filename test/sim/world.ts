@@ -51,6 +51,8 @@ export interface World {
   cfg: SyncConfig;
   userIds: string[];
   runs: RunSummary[];
+  /** Scheduler invocations that threw (crash injection). */
+  crashes: string[];
   outcomes: Record<FetchOutcome | 'error', number>;
   /** Edits made upstream per activity id (INV-DUP's revision bound). */
   edits: Map<string, number>;
@@ -82,6 +84,7 @@ export async function makeWorld(o: WorldOptions = {}): Promise<World> {
   const cfg = h.cfg;
   const userIds = o.userIds ?? h.sim.users.map((u) => u.userId);
   const runs: RunSummary[] = [];
+  const crashes: string[] = [];
   const outcomes: Record<FetchOutcome | 'error', number> = {
     synced: 0,
     unchanged: 0,
@@ -120,7 +123,7 @@ export async function makeWorld(o: WorldOptions = {}): Promise<World> {
   let quiet = false;
   let watching = false;
   const isQuiet = async (round: RunSummary[]): Promise<boolean> => {
-    if (sqs.size > 0) return false;
+    if (sqs.size > 0 || round.length !== userIds.length) return false;
     for (const r of round) {
       if (r.outcome === 'skipped' || r.outcome === 'revoked') continue;
       if (r.outcome !== 'ok' || r.enqueued > 0 || !r.backfillDone) return false;
@@ -141,6 +144,7 @@ export async function makeWorld(o: WorldOptions = {}): Promise<World> {
     cfg,
     userIds,
     runs,
+    crashes,
     outcomes,
     edits: new Map(),
     t0: h.clock.now(),
@@ -150,7 +154,14 @@ export async function makeWorld(o: WorldOptions = {}): Promise<World> {
       rt.spawn(async () => {
         for (let k = 0; k < 1_000_000 && !rt.stopped; k++) {
           const round: RunSummary[] = [];
-          for (const u of userIds) round.push(await runScheduler(schedDeps, cfg, u));
+          for (const u of userIds) {
+            try {
+              round.push(await runScheduler(schedDeps, cfg, u));
+            } catch (e) {
+              // A crashed invocation: EventBridge simply runs the scheduler again next period.
+              crashes.push(String(e));
+            }
+          }
           runs.push(...round);
           if (watching && (await isQuiet(round))) quiet = true;
           await rt.sleepUntil(t0 + (k + 1) * cfg.periodMs);
