@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { systemClock } from '../functions/core/clock.ts';
+import { rerenderAll } from '../functions/core/export/derive.ts';
 import type { FeedName } from '../functions/core/keys.ts';
 import { authorize, promptHidden } from './auth.ts';
 import { describeDemo, runDemo } from './demo.ts';
@@ -349,6 +350,47 @@ program
       if (g.json) out(JSON.stringify(d));
       else out(describeDemo(d));
       exitCode = d.exitCode;
+    } finally {
+      stores.close();
+    }
+  });
+
+program
+  .command('export')
+  .description(
+    'render every derived file again from the raw documents: GPX, TCX, GeoJSON per activity, the CSV/NDJSON index and the manifest (after an upgrade, or if something was edited by hand)',
+  )
+  .action(async (_opts, cmd: Command) => {
+    const { g, dataDir } = settingsOf(cmd);
+    let stores: ReturnType<typeof openLocal>;
+    try {
+      stores = openLocal(dataDir, { mustExist: true });
+    } catch (e) {
+      if (e instanceof CliError && /^no rk-sync data/.test(e.message)) {
+        throw new CliError(`${e.message}; nothing to export`, EXIT.usage);
+      }
+      throw e;
+    }
+    try {
+      const log = logFor(g);
+      const results: { userId: string; rendered: number; failed: number; rows: number }[] = [];
+      for (const a of await stores.accounts.list()) {
+        const deleted = new Set((await stores.ledger.list(a.userId, 'DELETED')).map((it) => it.id));
+        results.push({
+          userId: a.userId,
+          ...(await rerenderAll(stores.store, a.userId, log, deleted)),
+        });
+      }
+      if (g.json) out(JSON.stringify({ dataDir, users: results }));
+      else {
+        for (const r of results) {
+          out(
+            `rk-sync: user ${r.userId}: ${r.rendered} activities rendered, ${r.failed} failed, index of ${r.rows} rows, manifest rebuilt`,
+          );
+        }
+        if (results.length === 0) out('rk-sync: no account in this data directory');
+      }
+      if (results.some((r) => r.failed > 0)) exitCode = EXIT.failed;
     } finally {
       stores.close();
     }

@@ -10,6 +10,7 @@
 import { MemoryQueue } from '../functions/adapters/memory/index.ts';
 import { budgetKey } from '../functions/core/budget.ts';
 import { type Clock, ScaledClock } from '../functions/core/clock.ts';
+import { buildIndex, buildManifest, derivedHook } from '../functions/core/export/derive.ts';
 import { HealthGraphClient, LOCAL_RETRY } from '../functions/core/healthgraph/client.ts';
 import type { FeedName } from '../functions/core/keys.ts';
 import type { LedgerCounts, LedgerItem, Log } from '../functions/core/ports.ts';
@@ -155,6 +156,8 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
       store: stores.store,
       queue,
       log: o.log,
+      // GPX, TCX, GeoJSON and the index row beside each raw activity (never fails a fetch).
+      onStored: derivedHook(stores.store, o.log),
       api: (token, userId) =>
         new HealthGraphClient(
           { apiBaseUrl: o.apiBaseUrl },
@@ -241,6 +244,9 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
       const k = await stores.ledger.counts(userId);
       for (const s of Object.keys(c) as (keyof LedgerCounts)[]) c[s] += k[s];
     }
+    if (result.outcomes.synced + result.outcomes.deleted > 0 && result.stopped !== 'aborted') {
+      await refreshIndex(stores, active, o.log);
+    }
     const failures = await listFailures(stores, active);
     const exitCode =
       result.stopped === 'aborted'
@@ -304,4 +310,23 @@ export function describeSummary(s: SyncSummary): string {
   for (const f of s.failures.slice(0, 10)) lines.push(`  failed ${f.feed}/${f.id}: ${f.reason}`);
   if (s.failures.length > 10) lines.push(`  … ${s.failures.length - 10} more (rk-sync status)`);
   return lines.join('\n');
+}
+
+/** Rebuild the CSV/NDJSON index and the manifest of each user (deleted activities flagged). */
+export async function refreshIndex(
+  stores: LocalStores,
+  userIds: string[],
+  log: Log,
+): Promise<void> {
+  for (const userId of userIds) {
+    try {
+      const deleted = new Set((await stores.ledger.list(userId, 'DELETED')).map((it) => it.id));
+      await buildIndex(stores.store, userId, deleted);
+      await buildManifest(stores.store, userId);
+    } catch (e) {
+      log.warn('index not rebuilt; run "rk-sync export" to retry', {
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
 }

@@ -168,6 +168,15 @@ describe('rk-sync CLI end to end', () => {
     expect(rows.find((r) => r.id === edited)?.status).toBe('SYNCED');
     expect(s.http429()).toBe(0);
 
+    // Derived files were written beside the raw ones; export re-renders them from raw.
+    const csv = readFileSync(join(dir, 'index', userId, 'activities.csv'), 'utf8');
+    expect(csv).toContain(added);
+    const ex = await runCli(['export', '--data-dir', dir, '--json']);
+    expect(ex.code, ex.stderr).toBe(0);
+    const exported = JSON.parse(ex.stdout) as { users: { rendered: number; failed: number }[] };
+    expect(exported.users[0]).toMatchObject({ failed: 0 });
+    expect(exported.users[0]!.rendered).toBe(rawActivityFiles(dir, userId).length);
+
     const st = await runCli(['status', '--data-dir', dir, '--json', ...RATE]);
     expect(st.code, st.stderr).toBe(0);
     const report = JSON.parse(st.stdout) as {
