@@ -42,6 +42,9 @@ export interface InvariantInput {
   poisonIds?: ReadonlySet<string> | undefined;
   /** Upper bound on distinct document revisions per activity (default: 1 + nothing known). */
   revisions?: ((userId: string, id: string) => number) | undefined;
+  /** Extra versions allowed per activity: the catalogue allows at most one per overlapping
+   *  redelivery (a stale write that loses a race is healed by a refetch, leaving one extra). */
+  extraVersions?: number | undefined;
   /** Versions of a key (oldest first, as sha256); read from MemoryObjectStore when omitted. */
   versionsOf?: ((key: string) => Promise<string[]>) | undefined;
   /** Extra secret values that must appear nowhere (OAuth codes, states, cookies). */
@@ -165,9 +168,10 @@ export async function checkInvariants(o: InvariantInput): Promise<InvariantSumma
       // INV-DUP (versions): never the same revision twice, never more versions than revisions.
       if (versionsOf) {
         const vs = await versionsOf(key);
-        if (new Set(vs).size !== vs.length)
+        const extra = o.extraVersions ?? 0;
+        if (vs.length - new Set(vs).size > extra)
           bad.push(`INV-DUP ${userId}/${id}: the same bytes stored as two versions`);
-        const max = o.revisions?.(userId, id);
+        const max = o.revisions !== undefined ? o.revisions(userId, id) + extra : undefined;
         if (max !== undefined && vs.length > max)
           bad.push(`INV-DUP ${userId}/${id}: ${vs.length} versions for ≤ ${max} revisions`);
       }

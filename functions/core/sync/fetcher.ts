@@ -135,6 +135,9 @@ export async function handleFetch(
   const key = rawKey(userId, ref);
   const bytes = new TextEncoder().encode(doc.text);
   const hash = sha256Hex(bytes);
+  // A concurrent delivery may have stored a newer revision while we fetched: never write over it.
+  const latest = await deps.ledger.get(userId, feed, id);
+  if (!latest || latest.status === 'DELETED' || latest.syncedRev >= rev) return 'duplicate';
   const put = await deps.store.put(key, bytes, 'application/json');
   crash?.('after-put');
 
@@ -183,7 +186,7 @@ export async function handleFetch(
   }
   await deps.onStored?.(userId, ref, doc);
 
-  await deps.ledger.markSynced(
+  const marked = await deps.ledger.markSynced(
     userId,
     feed,
     id,
@@ -191,6 +194,7 @@ export async function handleFetch(
     deps.clock.now(),
   );
   crash?.('after-mark');
+  if (!marked) await healStaleWrite(deps, userId, ref, key);
   return put.written ? 'synced' : 'unchanged';
 }
 
@@ -220,4 +224,36 @@ async function storeImages(
       }
     }
   }
+}
+
+/**
+ * Our write lost a race: a concurrent delivery marked a newer revision between our check and
+ * our write. If the stored bytes are no longer the ones the ledger records, fetch again (the
+ * newer bytes also survive as an earlier S3 version / local history file).
+ */
+async function healStaleWrite(
+  deps: FetcherDeps,
+  userId: string,
+  ref: ItemRef,
+  key: string,
+): Promise<void> {
+  const cur = await deps.ledger.get(userId, ref.feed, ref.id);
+  if (cur?.status !== 'SYNCED' || !cur.contentHash) return;
+  if ((await deps.store.hash(key)) === cur.contentHash) return;
+  deps.log.warn('a concurrent delivery stored a newer revision; fetching the item again', {
+    id: ref.id,
+  });
+  await deps.ledger.observe(
+    userId,
+    [
+      {
+        feed: ref.feed,
+        id: ref.id,
+        summaryHash: cur.summaryHash ?? '',
+        startTime: cur.startTime,
+        force: true,
+      },
+    ],
+    deps.clock.now(),
+  );
 }
