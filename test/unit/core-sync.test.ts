@@ -290,3 +290,57 @@ describe('every feed', () => {
     expect(h.sim.http429()).toBe(0);
   });
 });
+
+describe('bad payloads (B9, B11)', () => {
+  it.each(['malformed', 'wrong-type', 'mismatch'] as const)(
+    'B9: a %s document is not stored, is FAILED with its reason and costs no further calls',
+    async (kind) => {
+      h = await coreHarness({ sim: { activities: 3, seed: 21 } });
+      const userId = h.sim.users[0]!.userId;
+      const [victim] = h.sim.activityIds(userId);
+      h.sim.faults.push({ kind, match: `/fitnessActivities/${victim}`, times: 1 });
+      await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+      const item = await h.ledger.get(userId, 'fitnessActivities', victim!);
+      expect(item?.status).toBe('FAILED');
+      expect(item?.lastError).toMatch(/^Invalid: /);
+      expect(await h.store.get(`raw/${userId}/fitnessActivities/${victim}.json`)).toBeUndefined();
+      const calls = h.sim.callLog.filter((c) => c.path === `/fitnessActivities/${victim}`).length;
+      h.clock.advance(900_000);
+      await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+      expect(h.sim.callLog.filter((c) => c.path === `/fitnessActivities/${victim}`).length).toBe(
+        calls,
+      );
+    },
+  );
+
+  it('B11: an HTML maintenance page is transient: retried, then stored', async () => {
+    h = await coreHarness({ sim: { activities: 3, seed: 22 } });
+    const userId = h.sim.users[0]!.userId;
+    const [victim] = h.sim.activityIds(userId);
+    h.sim.faults.push({ kind: 'html', match: `/fitnessActivities/${victim}`, times: 2 });
+    const r = await driveLocalSync(h.deps, h.queue, h.cfg, [userId], { random: () => 0.5 });
+    expect(r.outcomes.error).toBe(2);
+    expect((await h.ledger.get(userId, 'fitnessActivities', victim!))?.status).toBe('SYNCED');
+  });
+
+  it('F12: a poison item gives up after five deliveries with its reason recorded, and the next sync tries again', async () => {
+    h = await coreHarness({ sim: { activities: 2, seed: 23 } });
+    const userId = h.sim.users[0]!.userId;
+    const [victim] = h.sim.activityIds(userId);
+    h.sim.faults.push({
+      kind: 'status',
+      status: 500,
+      match: `/fitnessActivities/${victim}`,
+      times: 5,
+    });
+    const r = await driveLocalSync(h.deps, h.queue, h.cfg, [userId], { random: () => 0.5 });
+    expect(r.outcomes.error).toBe(5);
+    const item = await h.ledger.get(userId, 'fitnessActivities', victim!);
+    expect(item?.status).toBe('PENDING');
+    expect(item?.lastError).toMatch(/Transient: server error \(500\)/);
+    expect(r.stopped).toBe('done');
+    h.clock.advance(86_400_000);
+    await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+    expect((await h.ledger.get(userId, 'fitnessActivities', victim!))?.status).toBe('SYNCED');
+  });
+});

@@ -113,7 +113,16 @@ export async function handleFetch(
       userId,
       feed,
       id,
-      { reason: describeError(e), permanent: false, notBefore: deps.clock.now() + cfg.leaseMs },
+      {
+        reason: describeError(e),
+        permanent: false,
+        // The queue redelivers on its own; the scheduler re-picks the item only after a backoff
+        // that grows with each failure (1 min × 2^attempts, at most 6 h), so a persistently
+        // failing item never keeps a sync busy.
+        notBefore:
+          deps.clock.now() +
+          Math.max(cfg.leaseMs, Math.min(6 * 3_600_000, 60_000 * 2 ** item.attempts)),
+      },
       deps.clock.now(),
     );
     throw e;
