@@ -5,7 +5,7 @@
  */
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   DynamoAccountStore,
   DynamoAuthStateStore,
@@ -33,6 +33,10 @@ import {
   uniqueName,
 } from '../helpers/aws-env.ts';
 import { type Moto, startMoto } from '../helpers/moto.ts';
+
+// The budget contract's utilisation property makes ~5,000 sequential DynamoDB requests
+// (moto answers each in ~5 ms): give it room when other suites share the CPU.
+vi.setConfig({ testTimeout: 120_000 });
 
 let moto: Moto;
 let c: MotoClients;
