@@ -5,12 +5,15 @@
  */
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   DynamoAccountStore,
   DynamoAuthStateStore,
   DynamoBudgetStore,
   DynamoLedger,
+  decodeCalls,
+  encodeCalls,
 } from '../../functions/adapters/aws/dynamo.ts';
 import { S3ObjectStore } from '../../functions/adapters/aws/s3.ts';
 import { SqsWorkQueue, SsmTokenStore } from '../../functions/adapters/aws/sqs-ssm.ts';
@@ -79,6 +82,26 @@ authStateContract(
   'DynamoDB (moto)',
   async () => new DynamoAuthStateStore(c.ddb, await freshTable()),
 );
+
+describe('budget item encoding', () => {
+  it('round-trips call timestamps (sorted, gaps in base 36) and reads the old list form', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 4_000_000_000_000 }), { maxLength: 300 }),
+        (a) => {
+          const sorted = [...a].sort((x, y) => x - y);
+          expect(decodeCalls(encodeCalls(a))).toEqual(sorted);
+        },
+      ),
+    );
+    expect(decodeCalls([3, 5])).toEqual([3, 5]);
+    expect(decodeCalls(undefined)).toEqual([]);
+    expect(decodeCalls(encodeCalls([10.2, 5]))).toEqual([5, 11]);
+    expect(
+      encodeCalls(Array.from({ length: 100 }, (_, i) => 1_795_755_000_000 + i * 9_000)).length,
+    ).toBeLessThan(400);
+  });
+});
 
 describe('template-derived resources', () => {
   it('the table, queue and bucket carry the stack settings', () => {

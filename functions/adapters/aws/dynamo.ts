@@ -47,6 +47,30 @@ const BUDGET_TTL_MS = 7 * 86_400_000;
 
 // ---------------------------------------------------------------- budget
 
+/**
+ * Call timestamps are stored as one string: the first in base 36, then the gaps between
+ * consecutive calls ("lxk3p0a8,1c,9,..."). A full window of 100 calls is ~500 bytes instead
+ * of a ~2 KB list of numbers: one write unit per call instead of three, and much cheaper to
+ * (de)serialise. Fractional times (scaled clocks) round up, which only ever makes a call
+ * leave the window later.
+ */
+export function encodeCalls(calls: number[]): string {
+  const sorted = calls.map((t) => Math.ceil(t)).sort((a, b) => a - b);
+  return sorted.map((t, i) => (i === 0 ? t : t - sorted[i - 1]!).toString(36)).join(',');
+}
+
+export function decodeCalls(v: unknown): number[] {
+  if (Array.isArray(v)) return v.map(Number);
+  if (typeof v !== 'string' || v.length === 0) return [];
+  const out: number[] = [];
+  for (const part of v.split(',')) {
+    const n = Number.parseInt(part, 36);
+    if (!Number.isFinite(n)) continue;
+    out.push(out.length === 0 ? n : out[out.length - 1]! + n);
+  }
+  return out;
+}
+
 export class DynamoBudgetStore implements BudgetStore {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
@@ -67,7 +91,7 @@ export class DynamoBudgetStore implements BudgetStore {
     if (!it) return { state: { calls: [], blockedUntil: 0 }, version: 0 };
     return {
       state: {
-        calls: Array.isArray(it.calls) ? (it.calls as number[]).map(Number) : [],
+        calls: decodeCalls(it.calls),
         blockedUntil: Number(it.blockedUntil ?? 0),
         learnedLimit: it.learnedLimit === undefined ? undefined : Number(it.learnedLimit),
         learnedWindowMs: it.learnedWindowMs === undefined ? undefined : Number(it.learnedWindowMs),
@@ -85,7 +109,7 @@ export class DynamoBudgetStore implements BudgetStore {
           Item: {
             pk: keys.budgetPk(key),
             sk: keys.budgetSk,
-            calls: state.calls,
+            calls: encodeCalls(state.calls),
             blockedUntil: state.blockedUntil,
             learnedLimit: state.learnedLimit,
             learnedWindowMs: state.learnedWindowMs,
