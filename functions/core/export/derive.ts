@@ -9,6 +9,7 @@
  *   index/{userId}/manifest.json           sha256 and size of every stored object of the user
  */
 import { describeError } from '../errors.ts';
+import { matchActivity } from '../import/export-zip.ts';
 import type { ItemRef } from '../keys.ts';
 import { assertUserId } from '../keys.ts';
 import type { Log, ObjectStore } from '../ports.ts';
@@ -90,6 +91,9 @@ export async function buildIndex(
       // A damaged row is skipped; `export` rewrites it from raw.
     }
   }
+  const merged = mergeSources(rows);
+  rows.length = 0;
+  rows.push(...merged);
   rows.sort((a, b) => (b.utcStart ?? b.localStart).localeCompare(a.utcStart ?? a.localStart));
   const csv = [CSV_HEADER, ...rows.map(toCsvLine)].join('\r\n');
   const ndjson = rows.map(toNdjsonLine).join('\n');
@@ -156,4 +160,24 @@ export async function rerenderAll(
   const { rows } = await buildIndex(store, userId, deletedIds);
   await buildManifest(store, userId);
   return { rendered, failed, rows };
+}
+
+/**
+ * One activity, however many sources: a row imported from the export ZIP that matches an API
+ * row (start time, type family, distance; tolerant of time-zone shifts) is folded into it, the
+ * API row recording both sources. Both raw documents stay stored; only the index merges.
+ */
+export function mergeSources(rows: IndexRow[]): IndexRow[] {
+  const api = rows.filter((r) => r.source !== 'zip');
+  const byId = new Map(api.map((r) => [r.id, r]));
+  const out: IndexRow[] = [...api];
+  for (const z of rows.filter((r) => r.source === 'zip')) {
+    const match = matchActivity(z, api);
+    const target = match === undefined ? undefined : byId.get(match);
+    if (target) {
+      target.source = 'api+zip';
+      target.flags = [...new Set([...target.flags, `zip:${z.id}`])];
+    } else out.push(z);
+  }
+  return out;
 }
