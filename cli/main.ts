@@ -1,12 +1,15 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { zipFromFile } from '../functions/adapters/zip.ts';
 import { systemClock } from '../functions/core/clock.ts';
 import { rerenderAll } from '../functions/core/export/derive.ts';
+import { importExportZip } from '../functions/core/import/archive.ts';
 import type { FeedName } from '../functions/core/keys.ts';
 import { authorize, promptHidden } from './auth.ts';
 import { describeDemo, runDemo } from './demo.ts';
@@ -391,6 +394,55 @@ program
         if (results.length === 0) out('rk-sync: no account in this data directory');
       }
       if (results.some((r) => r.failed > 0)) exitCode = EXIT.failed;
+    } finally {
+      stores.close();
+    }
+  });
+
+program
+  .command('import')
+  .argument('<zip>', "Runkeeper's own data export (runkeeper.com → Settings → Export Data)")
+  .description(
+    'import an export ZIP into the archive: each activity as an API-shaped raw document with its GPX, TCX, GeoJSON and index row, every original file kept; activities the API already delivered are merged in the index (both sources recorded)',
+  )
+  .option(
+    '--user-id <id>',
+    'the Runkeeper user id to file it under (default: the linked account, else 0)',
+  )
+  .action(async (zip: string, opts: { userId?: string }, cmd: Command) => {
+    const { g, dataDir } = settingsOf(cmd);
+    const path = resolve(zip);
+    if (!existsSync(path) || !statSync(path).isFile())
+      throw new CliError(`no such file: ${zip}`, EXIT.usage);
+    if (opts.userId !== undefined && !/^[0-9]{1,20}$/.test(opts.userId)) {
+      throw new CliError('--user-id must be a number', EXIT.usage);
+    }
+    const stores = openLocal(dataDir);
+    try {
+      const accounts = await stores.accounts.list();
+      let userId = opts.userId;
+      if (userId === undefined) {
+        if (accounts.length > 1)
+          throw new CliError('several accounts are linked: choose one with --user-id', EXIT.usage);
+        userId = accounts[0]?.userId ?? '0';
+      }
+      const report = await importExportZip(stores.store, userId, zipFromFile(path), {
+        log: logFor(g),
+      });
+      if (g.json) out(JSON.stringify({ dataDir, userId, ...report }));
+      else {
+        out(
+          `rk-sync: imported ${report.activities} activities for user ${userId} (${report.written} new or changed, ${report.unchanged} already there), ${report.originals} original files kept, ${report.skipped} skipped`,
+        );
+        for (const e of report.errors.slice(0, 50)) {
+          out(`  ${e.entry ?? ''}${e.line !== undefined ? `:${e.line}` : ''}: ${e.reason}`);
+        }
+        if (report.errors.length > 50) out(`  … and ${report.errors.length - 50} more`);
+      }
+      if (report.activities === 0 || report.errors.length > 0) exitCode = EXIT.failed;
+    } catch (e) {
+      if (e instanceof CliError) throw e;
+      throw new CliError(`cannot read ${zip} as a ZIP: ${(e as Error).message}`, EXIT.usage);
     } finally {
       stores.close();
     }
