@@ -14,8 +14,9 @@ import {
   DynamoLedger,
 } from '../adapters/aws/dynamo.ts';
 import { S3ObjectStore } from '../adapters/aws/s3.ts';
-import { SqsWorkQueue, SsmTokenStore } from '../adapters/aws/sqs-ssm.ts';
+import { CachedTokenStore, SqsWorkQueue, SsmTokenStore } from '../adapters/aws/sqs-ssm.ts';
 import { budgetKey, SlidingWindowBudget } from '../core/budget.ts';
+import { derivedHook } from '../core/export/derive.ts';
 import { HealthGraphClient, LAMBDA_RETRY } from '../core/healthgraph/client.ts';
 import type { ObjectStore, PutResult } from '../core/ports.ts';
 import { defaultSyncConfig, type SyncConfig } from '../core/sync/config.ts';
@@ -80,16 +81,22 @@ export interface SyncEnv {
 export function syncDeps(env: SyncEnv, p: Platform): { deps: FetcherDeps; cfg: SyncConfig } {
   const budget = budgetFrom(env, p);
   const { ddb, s3, sqs, ssm } = p.clients;
+  const store = env.BUCKET_NAME ? new S3ObjectStore(s3, env.BUCKET_NAME) : NO_STORE;
+  const log = coreLog(p.logger);
   const deps: FetcherDeps = {
     clock: p.clock,
     budget,
     ledger: new DynamoLedger(ddb, env.TABLE_NAME),
     accounts: new DynamoAccountStore(ddb, env.TABLE_NAME),
-    tokens: new SsmTokenStore(ssm, env.TOKEN_PARAM_PREFIX),
-    store: env.BUCKET_NAME ? new S3ObjectStore(s3, env.BUCKET_NAME) : NO_STORE,
+    tokens: new CachedTokenStore(new SsmTokenStore(ssm, env.TOKEN_PARAM_PREFIX)),
+    store,
     queue: new SqsWorkQueue(sqs, env.QUEUE_URL),
-    log: coreLog(p.logger),
+    log,
     api: apiFactory(env.API_BASE_URL, budget, p),
+    // GPX, TCX, GeoJSON and the index row beside each raw activity, as in local mode (a
+    // rendering problem is logged, never fails the fetch). Photos (media/) are not wired:
+    // the stack grants no media/ prefix yet.
+    ...(env.BUCKET_NAME ? { onStored: derivedHook(store, log) } : {}),
     metric: (name, value) => p.metrics.addMetric(name, MetricUnit.Count, value),
   };
   const cfg = defaultSyncConfig(budget.config, {

@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { DynamoAccountStore, DynamoLedger } from '../../functions/adapters/aws/dynamo.ts';
+import { S3ObjectStore } from '../../functions/adapters/aws/s3.ts';
 import { SqsWorkQueue, SsmTokenStore } from '../../functions/adapters/aws/sqs-ssm.ts';
 import { systemClock } from '../../functions/core/clock.ts';
 import type { FeedName } from '../../functions/core/keys.ts';
@@ -327,10 +328,13 @@ export class DeployedHarness {
     const t0 = Date.now();
     const s: DrainStats = { delivered: 0, failures: 0, lost: 0, ms: 0 };
     while (Date.now() - t0 < timeoutMs) {
-      // Nothing visible, in flight or delayed: done (checked first, so no idle long-poll).
-      if ((await this.queueDepth()) === 0) break;
-      const m = await this.#receive(1);
-      if (!m) continue;
+      let m = await this.#receive(0);
+      if (!m) {
+        // Nothing visible: done when nothing is in flight or delayed either.
+        if ((await this.queueDepth()) === 0) break;
+        m = await this.#receive(1);
+        if (!m) continue;
+      }
       if (lose?.(JSON.parse(m.Body ?? '{}') as FetchMessage)) {
         // The message vanishes before the fetcher ever sees it.
         await this.c.sqs.send(
@@ -502,12 +506,17 @@ export class DeployedHarness {
     const id = this.addFinishedActivity();
     const runs = await this.runScheduler();
     const drained = await this.drain();
+    const derived: string[] = [];
+    for await (const k of new S3ObjectStore(this.c.s3, this.res.bucketName).list('')) {
+      if (k.includes(`/${id}.`) && !k.startsWith('raw/')) derived.push(k);
+    }
     return {
       id,
       runs,
       drained,
       item: await this.item(id),
       versions: await this.versions(this.rawKey(id)),
+      derived: derived.sort(),
     };
   }
 

@@ -16,7 +16,11 @@ import {
   encodeCalls,
 } from '../../functions/adapters/aws/dynamo.ts';
 import { S3ObjectStore } from '../../functions/adapters/aws/s3.ts';
-import { SqsWorkQueue, SsmTokenStore } from '../../functions/adapters/aws/sqs-ssm.ts';
+import {
+  CachedTokenStore,
+  SqsWorkQueue,
+  SsmTokenStore,
+} from '../../functions/adapters/aws/sqs-ssm.ts';
 import { SlidingWindowBudget } from '../../functions/core/budget.ts';
 import { callBudgetContract } from '../contract/call-budget.contract.ts';
 import {
@@ -190,6 +194,15 @@ describe('SqsWorkQueue and SsmTokenStore', () => {
     await t.delete('42');
     expect(await t.get('42')).toBeUndefined();
     expect(() => new SsmTokenStore(c.ssm, 'no-slash')).toThrow();
+    // The warm-container cache: one SSM read for repeated gets, dropped on put/delete.
+    const cached = new CachedTokenStore(t);
+    await cached.put('43', 'tok-a');
+    const before = c.counter.snapshot();
+    expect(await cached.get('43')).toBe('tok-a');
+    expect(await cached.get('43')).toBe('tok-a');
+    expect(c.counter.since(before)['SSM:GetParameter']).toBe(1);
+    await cached.delete('43');
+    expect(await cached.get('43')).toBeUndefined();
     await expect(new SsmTokenStore(c.ssm, '/p/').put('1', 'x')).rejects.toThrow(/read-only/);
   });
 });

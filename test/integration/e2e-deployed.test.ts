@@ -56,10 +56,12 @@ describe('deployed design on moto + simulator', () => {
     expect(r.requests['DynamoDB:PutItem'] ?? 0).toBeLessThanOrEqual(2);
   });
 
-  it('a new activity is stored', async () => {
+  it('a new activity is stored, with its derived files and index row', async () => {
     const r = await h.newActivity();
     expect(r.item?.status).toBe('SYNCED');
     expect(r.versions).toHaveLength(1);
+    expect(r.derived).toContain(`index/${h.userId}/rows/${r.id}.json`);
+    expect(r.derived.some((k) => k.startsWith(`geojson/${h.userId}/`))).toBe(true);
   });
 
   it('an edited activity becomes a new S3 version', async () => {

@@ -95,3 +95,35 @@ export class SsmTokenStore implements TokenStore {
     }
   }
 }
+
+/**
+ * Keeps tokens read from SSM for a few minutes inside one warm Lambda container: every
+ * fetch would otherwise cost an SSM GetParameter plus a KMS Decrypt. Revocation does not wait
+ * for the cache: callers check the account's status (REVOKED) before using a token.
+ */
+export class CachedTokenStore implements TokenStore {
+  readonly #inner: TokenStore;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #cache = new Map<string, { token: string | undefined; at: number }>();
+  constructor(inner: TokenStore, ttlMs = 300_000, now: () => number = Date.now) {
+    this.#inner = inner;
+    this.#ttlMs = ttlMs;
+    this.#now = now;
+  }
+  async get(userId: string): Promise<string | undefined> {
+    const hit = this.#cache.get(userId);
+    if (hit && hit.token !== undefined && this.#now() - hit.at < this.#ttlMs) return hit.token;
+    const token = await this.#inner.get(userId);
+    this.#cache.set(userId, { token, at: this.#now() });
+    return token;
+  }
+  async put(userId: string, token: string): Promise<void> {
+    this.#cache.delete(userId);
+    await this.#inner.put(userId, token);
+  }
+  async delete(userId: string): Promise<void> {
+    this.#cache.delete(userId);
+    await this.#inner.delete(userId);
+  }
+}
