@@ -1,8 +1,9 @@
 /**
- * The DynamoDB, S3, SQS and SSM adapters against moto, with the table, bucket and queue
+ * The DynamoDB, S3, SQS and SSM adapters (and the importer Lambda) against moto, with the table, bucket and queue
  * created from the synthesised stack template. The DynamoDB adapters pass the same contract
  * suites as the in-memory and SQLite ones.
  */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import fc from 'fast-check';
@@ -22,14 +23,21 @@ import {
   SsmTokenStore,
 } from '../../functions/adapters/aws/sqs-ssm.ts';
 import { SlidingWindowBudget } from '../../functions/core/budget.ts';
+import { systemClock } from '../../functions/core/clock.ts';
+import { createImporterHandler } from '../../functions/shared/app/importer.ts';
+import { parseEnv } from '../../functions/shared/env.ts';
+import { makeLogger, makeMetrics } from '../../functions/shared/platform.ts';
+import { startSimulator } from '../../simulator/server.ts';
 import { callBudgetContract } from '../contract/call-budget.contract.ts';
 import {
   accountStoreContract,
   authStateContract,
   ledgerContract,
 } from '../contract/ledger.contract.ts';
+import { exportZipFrom } from '../fixtures/export-zip.ts';
 import {
   createTableFromTemplate,
+  functionEnv,
   type MotoClients,
   motoClients,
   type Provisioned,
@@ -205,4 +213,81 @@ describe('SqsWorkQueue and SsmTokenStore', () => {
     expect(await cached.get('43')).toBeUndefined();
     await expect(new SsmTokenStore(c.ssm, '/p/').put('1', 'x')).rejects.toThrow(/read-only/);
   });
+});
+
+const IMPORT_CTX = {
+  functionName: 'importer',
+  awsRequestId: 'r',
+  getRemainingTimeInMillis: () => 900_000,
+};
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const k of new S3ObjectStore(c.s3, env.bucketName).list(prefix)) out.push(k);
+  return out;
+}
+
+describe('importer Lambda (export ZIP under imports/)', () => {
+  it('imports imports/{userId}/export.zip into the archive, idempotently', async () => {
+    const sim = await startSimulator({ activities: 12, seed: 5 });
+    const userId = sim.users[0]!.userId;
+    const docs = sim
+      .activityIds(userId)
+      .map((id) => sim.document(userId, 'fitnessActivities', id) as Record<string, unknown>);
+    await sim.close();
+    const accounts = new DynamoAccountStore(c.ddb, env.tableName);
+    await accounts.save({
+      userId,
+      status: 'ACTIVE',
+      linkedAt: 1,
+      resources: {},
+      discoveredAt: 1,
+      cursors: {},
+      version: 0,
+    });
+    const { zip } = exportZipFrom(docs);
+    const key = `imports/${userId}/my export.zip`;
+    await c.s3.send(new PutObjectCommand({ Bucket: env.bucketName, Key: key, Body: zip }));
+    const importer = createImporterHandler(
+      parseEnv('importer', functionEnv(facts, env, 'importer')),
+      {
+        clients: c,
+        clock: systemClock,
+        logger: makeLogger(),
+        metrics: makeMetrics(),
+      },
+    );
+    const event = {
+      Records: [
+        {
+          s3: {
+            bucket: { name: env.bucketName },
+            object: { key: encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+') },
+          },
+        },
+      ],
+    };
+    const before = c.counter.snapshot();
+    const r = await importer(event, IMPORT_CTX);
+    expect(r.imports).toEqual([
+      { key, userId, activities: 12, written: expect.any(Number), errors: 0 },
+    ]);
+    expect(c.counter.since(before)['S3:GetObject']).toBeGreaterThan(1);
+    const raw = await keysUnder(`raw/${userId}/fitnessActivities/`);
+    expect(raw).toHaveLength(12);
+    expect(raw.every((k) => /\/9\d{19}\.json$/.test(k))).toBe(true);
+    expect((await keysUnder(`index/${userId}/`)).length).toBeGreaterThan(0);
+    const puts = c.counter.snapshot();
+    const again = await importer(event, IMPORT_CTX);
+    expect(again.imports[0]?.written).toBe(0);
+    expect(c.counter.since(puts)['S3:PutObject'] ?? 0).toBe(0);
+    // No owner: not imported.
+    const none = await importer(
+      {
+        Records: [{ s3: { bucket: { name: env.bucketName }, object: { key: 'imports/1/x.zip' } } }],
+      },
+      IMPORT_CTX,
+    );
+    expect(none.imports[0]?.skipped).toBeDefined();
+  }, 60_000);
 });
