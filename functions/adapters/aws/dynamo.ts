@@ -19,24 +19,14 @@ import type {
   AccountStore,
   AuthStateStore,
   ItemStatus,
-  Ledger,
   LedgerCounts,
   LedgerItem,
   ObservedItem,
   ObserveResult,
   PendingAuth,
-  SyncedUpdate,
 } from '../../core/ports.ts';
-import {
-  deleteItem,
-  enqueueItem,
-  failItem,
-  isPickable,
-  observeItem,
-  pickOrder,
-  startSortKey,
-  syncItem,
-} from '../../core/sync/ledger-rules.ts';
+import { isPickable, observeItem, pickOrder, startSortKey } from '../../core/sync/ledger-rules.ts';
+import { type Transition, TransitionLedger } from '../../core/sync/transition-ledger.ts';
 import { GSI_BY_WORK, isConditionFailed, keys, toEpochSeconds, versionCondition } from './table.ts';
 
 const MAX_CAS_ATTEMPTS = 20;
@@ -173,10 +163,11 @@ function toRecord(it: LedgerItem, version: number): Record<string, unknown> {
   return rec;
 }
 
-export class DynamoLedger implements Ledger {
+export class DynamoLedger extends TransitionLedger {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
   constructor(db: DynamoDBDocumentClient, tableName: string) {
+    super();
     this.#db = db;
     this.#table = tableName;
   }
@@ -226,6 +217,15 @@ export class DynamoLedger implements Ledger {
       if (await this.#write(next, cur?.version ?? 0)) return next;
     }
     throw new Error('ledger: too many concurrent updates of one item');
+  }
+
+  protected async apply(
+    userId: string,
+    feed: FeedName,
+    id: string,
+    fn: Transition,
+  ): Promise<boolean> {
+    return (await this.#mutate(userId, feed, id, fn)) !== undefined;
   }
 
   async get(userId: string, feed: FeedName, id: string): Promise<LedgerItem | undefined> {
@@ -285,10 +285,6 @@ export class DynamoLedger implements Ledger {
     return out;
   }
 
-  async markDeleted(userId: string, feed: FeedName, id: string, now: number): Promise<boolean> {
-    return (await this.#mutate(userId, feed, id, (cur) => deleteItem(cur, now))) !== undefined;
-  }
-
   async pick(userId: string, now: number, limit: number, leaseMs: number): Promise<LedgerItem[]> {
     if (limit <= 0) return [];
     const out: LedgerItem[] = [];
@@ -321,40 +317,6 @@ export class DynamoLedger implements Ledger {
       if (!start || out.length >= limit) break;
     }
     return out.sort(pickOrder).slice(0, limit);
-  }
-
-  async markEnqueued(
-    userId: string,
-    feed: FeedName,
-    id: string,
-    rev: number,
-    now: number,
-    leaseMs: number,
-  ): Promise<boolean> {
-    return (
-      (await this.#mutate(userId, feed, id, (cur) => enqueueItem(cur, rev, now, leaseMs))) !==
-      undefined
-    );
-  }
-
-  async markSynced(
-    userId: string,
-    feed: FeedName,
-    id: string,
-    u: SyncedUpdate,
-    now: number,
-  ): Promise<boolean> {
-    return (await this.#mutate(userId, feed, id, (cur) => syncItem(cur, u, now))) !== undefined;
-  }
-
-  async markFailed(
-    userId: string,
-    feed: FeedName,
-    id: string,
-    f: { reason: string; permanent: boolean; notBefore?: number | undefined },
-    now: number,
-  ): Promise<void> {
-    await this.#mutate(userId, feed, id, (cur) => failItem(cur, f, now));
   }
 
   async #queryItems(

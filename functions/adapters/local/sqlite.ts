@@ -11,23 +11,13 @@ import type {
   Account,
   AccountStore,
   ItemStatus,
-  Ledger,
   LedgerCounts,
   LedgerItem,
   ObservedItem,
   ObserveResult,
-  SyncedUpdate,
 } from '../../core/ports.ts';
-import {
-  deleteItem,
-  enqueueItem,
-  failItem,
-  isPickable,
-  observeItem,
-  pickOrder,
-  startSortKey,
-  syncItem,
-} from '../../core/sync/ledger-rules.ts';
+import { isPickable, observeItem, pickOrder, startSortKey } from '../../core/sync/ledger-rules.ts';
+import { type Transition, TransitionLedger } from '../../core/sync/transition-ledger.ts';
 import type { LocalDb } from './db.ts';
 
 // ---------------------------------------------------------------- budget
@@ -75,9 +65,10 @@ interface Row {
   version: number;
 }
 
-export class SqliteLedger implements Ledger {
+export class SqliteLedger extends TransitionLedger {
   readonly #db: LocalDb;
   constructor(db: LocalDb) {
+    super();
     this.#db = db;
   }
 
@@ -112,12 +103,12 @@ export class SqliteLedger implements Ledger {
     if (Number(r.changes) !== 1) throw new Error('ledger: concurrent update (version changed)');
   }
 
-  #apply(
+  protected async apply(
     userId: string,
-    feed: string,
+    feed: FeedName,
     id: string,
-    f: (cur: LedgerItem | undefined) => LedgerItem | undefined,
-  ): boolean {
+    f: Transition,
+  ): Promise<boolean> {
     return this.#db.tx(() => {
       const cur = this.#row(userId, feed, id);
       const next = f(cur?.item);
@@ -148,10 +139,6 @@ export class SqliteLedger implements Ledger {
     return r;
   }
 
-  async markDeleted(userId: string, feed: FeedName, id: string, now: number): Promise<boolean> {
-    return this.#apply(userId, feed, id, (cur) => deleteItem(cur, now));
-  }
-
   async pick(userId: string, now: number, limit: number, leaseMs: number): Promise<LedgerItem[]> {
     if (limit <= 0) return [];
     const rows = this.#db.db
@@ -164,37 +151,6 @@ export class SqliteLedger implements Ledger {
       .filter((it) => isPickable(it, now, leaseMs))
       .sort(pickOrder)
       .slice(0, limit);
-  }
-
-  async markEnqueued(
-    userId: string,
-    feed: FeedName,
-    id: string,
-    rev: number,
-    now: number,
-    leaseMs: number,
-  ): Promise<boolean> {
-    return this.#apply(userId, feed, id, (cur) => enqueueItem(cur, rev, now, leaseMs));
-  }
-
-  async markSynced(
-    userId: string,
-    feed: FeedName,
-    id: string,
-    u: SyncedUpdate,
-    now: number,
-  ): Promise<boolean> {
-    return this.#apply(userId, feed, id, (cur) => syncItem(cur, u, now));
-  }
-
-  async markFailed(
-    userId: string,
-    feed: FeedName,
-    id: string,
-    f: { reason: string; permanent: boolean; notBefore?: number | undefined },
-    now: number,
-  ): Promise<void> {
-    this.#apply(userId, feed, id, (cur) => failItem(cur, f, now));
   }
 
   async counts(userId: string): Promise<LedgerCounts> {

@@ -11,7 +11,6 @@ import type {
   AuthStateStore,
   FetchMessage,
   ItemStatus,
-  Ledger,
   LedgerCounts,
   LedgerItem,
   ObjectStore,
@@ -19,19 +18,11 @@ import type {
   ObserveResult,
   PendingAuth,
   PutResult,
-  SyncedUpdate,
   TokenStore,
   WorkQueue,
 } from '../../core/ports.ts';
-import {
-  deleteItem,
-  enqueueItem,
-  failItem,
-  isPickable,
-  observeItem,
-  pickOrder,
-  syncItem,
-} from '../../core/sync/ledger-rules.ts';
+import { isPickable, observeItem, pickOrder } from '../../core/sync/ledger-rules.ts';
+import { type Transition, TransitionLedger } from '../../core/sync/transition-ledger.ts';
 
 const k = (userId: string, feed: string, id: string) => `${userId}|${feed}|${id}`;
 
@@ -39,7 +30,7 @@ export function emptyCounts(): LedgerCounts {
   return { PENDING: 0, ENQUEUED: 0, SYNCED: 0, DELETED: 0, FAILED: 0 };
 }
 
-export class MemoryLedger implements Ledger {
+export class MemoryLedger extends TransitionLedger {
   readonly items = new Map<string, LedgerItem>();
   /** Count of write operations (benchmarks: requests per idle run). */
   writes = 0;
@@ -67,8 +58,8 @@ export class MemoryLedger implements Ledger {
     }
     return r;
   }
-  async markDeleted(userId: string, feed: FeedName, id: string, now: number) {
-    const next = deleteItem(this.items.get(k(userId, feed, id)), now);
+  protected async apply(userId: string, feed: FeedName, id: string, fn: Transition) {
+    const next = fn(this.items.get(k(userId, feed, id)));
     if (next) this.#put(next);
     return next !== undefined;
   }
@@ -79,33 +70,6 @@ export class MemoryLedger implements Ledger {
       .sort(pickOrder)
       .slice(0, Math.max(0, limit))
       .map((it) => structuredClone(it));
-  }
-  async markEnqueued(
-    userId: string,
-    feed: FeedName,
-    id: string,
-    rev: number,
-    now: number,
-    leaseMs: number,
-  ) {
-    const next = enqueueItem(this.items.get(k(userId, feed, id)), rev, now, leaseMs);
-    if (next) this.#put(next);
-    return next !== undefined;
-  }
-  async markSynced(userId: string, feed: FeedName, id: string, u: SyncedUpdate, now: number) {
-    const next = syncItem(this.items.get(k(userId, feed, id)), u, now);
-    if (next) this.#put(next);
-    return next !== undefined;
-  }
-  async markFailed(
-    userId: string,
-    feed: FeedName,
-    id: string,
-    f: { reason: string; permanent: boolean; notBefore?: number | undefined },
-    now: number,
-  ) {
-    const next = failItem(this.items.get(k(userId, feed, id)), f, now);
-    if (next) this.#put(next);
   }
   async counts(userId: string) {
     this.reads++;
