@@ -3,34 +3,42 @@
  * cold start. A missing or malformed variable fails the cold start with the variable's
  * name (never its value).
  */
-import { z } from 'zod';
+import { z } from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 
-const nonEmpty = z.string().trim().min(1);
-const url = z
+// zod/mini loads no locale: English messages for the cold-start error (names, never values).
+z.config(en());
+
+const nonEmpty = z.string().check(z.trim(), z.minLength(1));
+const url = z.pipe(
+  z.string().check(
+    z.trim(),
+    z.refine((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'https:' || u.protocol === 'http:';
+      } catch {
+        return false;
+      }
+    }, 'must be an http(s) URL'),
+  ),
+  z.transform((v) => v.replace(/\/+$/, '')),
+);
+const positive = z.coerce.number().check(z.positive());
+const paramName = z
   .string()
-  .trim()
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === 'https:' || u.protocol === 'http:';
-    } catch {
-      return false;
-    }
-  }, 'must be an http(s) URL')
-  .transform((v) => v.replace(/\/+$/, ''));
-const positive = z.coerce.number().finite().positive();
-const paramName = z.string().regex(/^\/[A-Za-z0-9_.\-/]+$/, 'must be an absolute SSM name');
+  .check(z.regex(/^\/[A-Za-z0-9_.\-/]+$/, 'must be an absolute SSM name'));
 
 const table = { TABLE_NAME: nonEmpty };
 const budget = {
-  RATE_LIMIT_CALLS: z.coerce.number().int().positive(),
+  RATE_LIMIT_CALLS: z.coerce.number().check(z.int(), z.positive()),
   // Fractional seconds are accepted: tests scale time down.
   RATE_LIMIT_WINDOW_SECONDS: positive,
 };
 const tokens = {
   TOKEN_PARAM_PREFIX: z
     .string()
-    .regex(/^\/[A-Za-z0-9_.\-/]*\/$/, 'must be an SSM path starting and ending with /'),
+    .check(z.regex(/^\/[A-Za-z0-9_.\-/]*\/$/, 'must be an SSM path starting and ending with /')),
 };
 
 export const ENV_SCHEMAS = {
@@ -38,7 +46,7 @@ export const ENV_SCHEMAS = {
     ...table,
     CLIENT_ID: nonEmpty,
     AUTH_BASE_URL: url,
-    REDIRECT_URI: url.optional(),
+    REDIRECT_URI: z.optional(url),
   }),
   callback: z.object({
     ...table,
@@ -49,20 +57,22 @@ export const ENV_SCHEMAS = {
     TOKEN_KMS_KEY_ID: nonEmpty,
     API_BASE_URL: url,
     AUTH_BASE_URL: url,
-    REDIRECT_URI: url.optional(),
+    REDIRECT_URI: z.optional(url),
     SCHEDULER_FUNCTION_NAME: nonEmpty,
   }),
   deauthorize: z
     .object({
       ...table,
       ...tokens,
-      ON_REVOKE: z.enum(['keep', 'delete']).default('keep'),
-      BUCKET_NAME: nonEmpty.optional(),
+      ON_REVOKE: z._default(z.enum(['keep', 'delete']), 'keep'),
+      BUCKET_NAME: z.optional(nonEmpty),
     })
-    .refine((e) => e.ON_REVOKE !== 'delete' || e.BUCKET_NAME !== undefined, {
-      message: 'BUCKET_NAME is required when ON_REVOKE=delete',
-      path: ['BUCKET_NAME'],
-    }),
+    .check(
+      z.refine((e) => e.ON_REVOKE !== 'delete' || e.BUCKET_NAME !== undefined, {
+        message: 'BUCKET_NAME is required when ON_REVOKE=delete',
+        path: ['BUCKET_NAME'],
+      }),
+    ),
   scheduler: z.object({
     ...table,
     ...budget,
@@ -70,7 +80,7 @@ export const ENV_SCHEMAS = {
     QUEUE_URL: url,
     API_BASE_URL: url,
     SCHEDULE_MINUTES: positive,
-    BUCKET_NAME: nonEmpty.optional(),
+    BUCKET_NAME: z.optional(nonEmpty),
   }),
   fetcher: z.object({
     ...table,

@@ -7,7 +7,7 @@
  * dropped instead of failing the whole activity. Only a missing/unusable `uri` or
  * `start_time` makes the activity unusable (InvalidPayloadError).
  */
-import { z } from 'zod';
+import { z } from 'zod/mini';
 import { InvalidPayloadError } from '../errors.ts';
 import { parseItemUri } from '../keys.ts';
 import { computeStartTime, type StartTime } from './time.ts';
@@ -104,22 +104,18 @@ export function toBoolean(v: unknown): boolean | undefined {
 }
 
 // Fields are optional and never fail: a value of the wrong kind reads as absent.
-const num = z
-  .unknown()
-  .transform((v) => toNumber(v))
-  .optional();
-const bool = z
-  .unknown()
-  .transform((v) => toBoolean(v))
-  .optional();
-const str = z
-  .unknown()
-  .transform((v) => (typeof v === 'string' ? v : undefined))
-  .optional();
-const list = z
-  .unknown()
-  .optional()
-  .transform((v) => (Array.isArray(v) ? (v as unknown[]) : []));
+const num = z.optional(z.pipe(z.unknown(), z.transform(toNumber)));
+const bool = z.optional(z.pipe(z.unknown(), z.transform(toBoolean)));
+const str = z.optional(
+  z.pipe(
+    z.unknown(),
+    z.transform((v) => (typeof v === 'string' ? v : undefined)),
+  ),
+);
+const list = z.pipe(
+  z.optional(z.unknown()),
+  z.transform((v) => (Array.isArray(v) ? (v as unknown[]) : [])),
+);
 
 const RawActivity = z.looseObject({
   uri: str,

@@ -11,7 +11,7 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
+import { z } from 'zod/mini';
 import { FEED_NAMES, type FeedName } from '../../core/keys.ts';
 import type { FetchMessage } from '../../core/ports.ts';
 import { handleFetch } from '../../core/sync/fetcher.ts';
@@ -35,11 +35,11 @@ export interface BatchResponse {
 }
 
 const FetchMessageSchema = z.object({
-  userId: z.string().regex(/^[0-9]{1,20}$/),
+  userId: z.string().check(z.regex(/^[0-9]{1,20}$/)),
   feed: z.enum(FEED_NAMES as [FeedName, ...FeedName[]]),
-  id: z.string().regex(/^[0-9]{1,20}$/),
-  rev: z.number().int().min(0),
-  deferrals: z.number().int().min(0).optional(),
+  id: z.string().check(z.regex(/^[0-9]{1,20}$/)),
+  rev: z.int().check(z.minimum(0)),
+  deferrals: z.optional(z.int().check(z.minimum(0))),
 });
 
 export class PoisonMessageError extends Error {

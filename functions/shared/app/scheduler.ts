@@ -3,13 +3,13 @@
  * ACTIVE linked account: change detection, backfill paging, paced enqueueing.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
+import { z } from 'zod/mini';
 import { type RunSummary, runScheduler } from '../../core/sync/scheduler.ts';
 import { syncDeps, wrap } from '../compose.ts';
 import type { EnvOf } from '../env.ts';
 import type { Platform } from '../platform.ts';
 
-const OneUser = z.object({ userId: z.string().regex(/^[0-9]{1,20}$/) });
+const OneUser = z.object({ userId: z.string().check(z.regex(/^[0-9]{1,20}$/)) });
 
 export function createSchedulerHandler(env: EnvOf<'scheduler'>, p: Platform) {
   const { deps, cfg } = syncDeps(env, p);
