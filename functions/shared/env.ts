@@ -3,7 +3,7 @@
  * cold start. A missing or malformed variable fails the cold start with the variable's
  * name (never its value).
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 
 // zod/mini loads no locale: English messages for the cold-start error (names, never values).

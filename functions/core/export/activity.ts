@@ -7,7 +7,7 @@
  * dropped instead of failing the whole activity. Only a missing/unusable `uri` or
  * `start_time` makes the activity unusable (InvalidPayloadError).
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { InvalidPayloadError } from '../errors.ts';
 import { parseItemUri } from '../keys.ts';
 import { computeStartTime, type StartTime } from './time.ts';

@@ -2,7 +2,7 @@
  * Payload schemas: they validate only what the code relies on and keep every unknown
  * field (`z.looseObject`), because the backup stores the raw JSON as received.
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 
 const numeric = z.union([
   z.number(),

@@ -11,7 +11,7 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { FEED_NAMES, type FeedName } from '../../core/keys.ts';
 import type { FetchMessage } from '../../core/ports.ts';
 import { handleFetch } from '../../core/sync/fetcher.ts';

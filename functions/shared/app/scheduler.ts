@@ -3,7 +3,7 @@
  * ACTIVE linked account: change detection, backfill paging, paced enqueueing.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { type RunSummary, runScheduler } from '../../core/sync/scheduler.ts';
 import { syncDeps, wrap } from '../compose.ts';
 import type { EnvOf } from '../env.ts';
