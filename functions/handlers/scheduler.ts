@@ -1,6 +1,11 @@
 import { createSchedulerHandler } from '../shared/app/scheduler.ts';
+import { documentClient, s3Client, sqsClient, ssmClient } from '../shared/clients.ts';
 import { parseEnv } from '../shared/env.ts';
 import { defaultPlatform } from '../shared/platform.ts';
 
-/** Environment parsed once at cold start: a missing variable fails the init, not a request. */
-export const handler = createSchedulerHandler(parseEnv('scheduler'), defaultPlatform());
+/** Environment parsed once at cold start: a missing variable fails the init, not a request.
+ *  Only the SDK clients this function uses are constructed (and so bundled). */
+export const handler = createSchedulerHandler(
+  parseEnv('scheduler'),
+  defaultPlatform({ ddb: documentClient(), s3: s3Client(), sqs: sqsClient(), ssm: ssmClient() }),
+);

@@ -1,16 +1,19 @@
 /**
  * What every function gets from its surroundings: AWS SDK clients, a clock, Powertools
- * logger and metrics. Production builds one Platform per cold start (`defaultPlatform`);
+ * logger and metrics. Production builds one Platform per cold start (`defaultPlatform`) with
+ * only the clients that function uses (functions/handlers/*.ts, factories in clients.ts);
  * tests build one with clients pointed at moto and in-process stand-ins for Lambda.
+ *
+ * Only DynamoDB (used by every function) is imported as a value here: the other SDK
+ * clients are types, so a handler's bundle holds just the clients its entry constructs.
  */
 
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { HealthGraphError } from '../core/errors.ts';
@@ -29,8 +32,11 @@ export interface AwsClients {
   ssm: SSMClient;
 }
 
-export interface Platform {
-  clients: AwsClients;
+export type ClientName = keyof AwsClients;
+
+/** `C`: the clients this function uses (a Platform with more clients is one with fewer too). */
+export interface Platform<C extends ClientName = ClientName> {
+  clients: Pick<AwsClients, C>;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -45,22 +51,12 @@ export interface Platform {
 }
 
 /** DynamoDB document client that drops undefined attributes (optional ledger fields). */
-export function documentClient(ddb: DynamoDBClient): DynamoDBDocumentClient {
+export function documentClient(
+  ddb: DynamoDBClient = new DynamoDBClient({}),
+): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(ddb, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
-}
-
-/** Clients for the Lambda runtime: region and credentials from the environment; the SDK
- *  honours AWS_ENDPOINT_URL itself, S3_FORCE_PATH_STYLE=true is for emulators. */
-export function defaultClients(env: Record<string, string | undefined> = process.env): AwsClients {
-  const forcePathStyle = env.S3_FORCE_PATH_STYLE === 'true';
-  return {
-    ddb: documentClient(new DynamoDBClient({})),
-    s3: new S3Client({ forcePathStyle }),
-    sqs: new SQSClient({}),
-    ssm: new SSMClient({}),
-  };
 }
 
 export function makeLogger(): Logger {
@@ -74,28 +70,13 @@ export function makeMetrics(): Metrics {
   });
 }
 
-export function defaultPlatform(): Platform {
+/** The production Platform around the clients a function's entry constructs. */
+export function defaultPlatform<C extends ClientName>(clients: Pick<AwsClients, C>): Platform<C> {
   return {
-    clients: defaultClients(),
+    clients,
     clock: systemClock,
     logger: makeLogger(),
     metrics: makeMetrics(),
-  };
-}
-
-/** Async (Event) invoke of the scheduler function for one user. */
-export function lambdaSchedulerInvoker(
-  functionName: string,
-  lambda = new LambdaClient({}),
-): (userId: string) => Promise<void> {
-  return async (userId) => {
-    await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        InvocationType: 'Event',
-        Payload: new TextEncoder().encode(JSON.stringify({ userId })),
-      }),
-    );
   };
 }
 

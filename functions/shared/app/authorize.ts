@@ -2,9 +2,9 @@
  * GET /authorize[?invite=…]: starts the OAuth flow (first link, or an owner-minted invite)
  * and redirects to Runkeeper with a single-use state bound to an HttpOnly cookie.
  */
+import { DynamoAccountStore, DynamoAuthStateStore } from '../../adapters/aws/dynamo.ts';
 import type { AccountStore, AuthStateStore } from '../../core/ports.ts';
 import { beginLink, LinkError, STATE_TTL_MS } from '../../core/sync/link.ts';
-import { linkStores, wrap } from '../compose.ts';
 import type { EnvOf } from '../env.ts';
 import {
   type HttpEvent,
@@ -16,6 +16,7 @@ import {
   redirectUriFor,
   SECURITY_HEADERS,
 } from '../http.ts';
+import { wrap } from '../middleware.ts';
 import { type Platform, safeError } from '../platform.ts';
 
 export interface AuthorizePorts {
@@ -23,9 +24,16 @@ export interface AuthorizePorts {
   accounts: AccountStore;
 }
 
+export function linkStores(tableName: string, p: Platform<'ddb'>): AuthorizePorts {
+  return {
+    states: new DynamoAuthStateStore(p.clients.ddb, tableName),
+    accounts: new DynamoAccountStore(p.clients.ddb, tableName),
+  };
+}
+
 export function createAuthorizeHandler(
   env: EnvOf<'authorize'>,
-  p: Platform,
+  p: Platform<'ddb'>,
   ports: AuthorizePorts = linkStores(env.TABLE_NAME, p),
 ) {
   const { states, accounts } = ports;

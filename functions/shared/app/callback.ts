@@ -6,12 +6,14 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoAccountStore, DynamoAuthStateStore } from '../../adapters/aws/dynamo.ts';
 import { SsmTokenStore } from '../../adapters/aws/sqs-ssm.ts';
 import type { SlidingWindowBudget } from '../../core/budget.ts';
 import type { AccountStore, AuthStateStore, TokenStore } from '../../core/ports.ts';
 import { completeLink, LinkError } from '../../core/sync/link.ts';
-import { apiFactory, budgetFrom, wrap } from '../compose.ts';
+import { apiFactory, budgetFrom } from '../api.ts';
+import { lambdaClient } from '../clients.ts';
 import type { EnvOf } from '../env.ts';
 import {
   CLEAR_LINK_COOKIE,
@@ -24,12 +26,29 @@ import {
   readCookie,
   redirectUriFor,
 } from '../http.ts';
-import { coreLog, lambdaSchedulerInvoker, type Platform, safeError } from '../platform.ts';
+import { wrap } from '../middleware.ts';
+import { coreLog, type Platform, safeError } from '../platform.ts';
 
 /** The client secret is cached for five minutes (Powertools Parameters). */
 export const SECRET_MAX_AGE_SECONDS = 300;
 
-export function clientSecretReader(p: Platform, name: string): () => Promise<string> {
+/** Async (Event) invoke of the scheduler function for one user. */
+export function lambdaSchedulerInvoker(
+  functionName: string,
+  lambda: LambdaClient = lambdaClient(),
+): (userId: string) => Promise<void> {
+  return async (userId) => {
+    await lambda.send(
+      new InvokeCommand({
+        FunctionName: functionName,
+        InvocationType: 'Event',
+        Payload: new TextEncoder().encode(JSON.stringify({ userId })),
+      }),
+    );
+  };
+}
+
+export function clientSecretReader(p: Platform<'ssm'>, name: string): () => Promise<string> {
   const provider = new SSMProvider({ awsSdkV3Client: p.clients.ssm });
   return async () => {
     const v = await provider.get(name, { decrypt: true, maxAge: SECRET_MAX_AGE_SECONDS });
@@ -46,7 +65,10 @@ export interface CallbackPorts {
   clientSecret: () => Promise<string>;
 }
 
-export function awsCallbackPorts(env: EnvOf<'callback'>, p: Platform): CallbackPorts {
+export function awsCallbackPorts(
+  env: EnvOf<'callback'>,
+  p: Platform<'ddb' | 'ssm'>,
+): CallbackPorts {
   return {
     states: new DynamoAuthStateStore(p.clients.ddb, env.TABLE_NAME),
     accounts: new DynamoAccountStore(p.clients.ddb, env.TABLE_NAME),
@@ -58,7 +80,7 @@ export function awsCallbackPorts(env: EnvOf<'callback'>, p: Platform): CallbackP
 
 export function createCallbackHandler(
   env: EnvOf<'callback'>,
-  p: Platform,
+  p: Platform<'ddb' | 'ssm'>,
   ports: CallbackPorts = awsCallbackPorts(env, p),
 ) {
   const invoke = p.invokeScheduler ?? lambdaSchedulerInvoker(env.SCHEDULER_FUNCTION_NAME);

@@ -12,9 +12,9 @@ import { S3ObjectStore } from '../../adapters/aws/s3.ts';
 import { SsmTokenStore } from '../../adapters/aws/sqs-ssm.ts';
 import { sha256Hex } from '../../core/hash.ts';
 import type { Account, AccountStore, TokenStore } from '../../core/ports.ts';
-import { wrap } from '../compose.ts';
 import type { EnvOf } from '../env.ts';
 import { type HttpEvent, type HttpResult, requestBody } from '../http.ts';
+import { wrap } from '../middleware.ts';
 import { type Platform, safeError } from '../platform.ts';
 
 export const MAX_DEAUTH_BODY = 4096;
@@ -67,7 +67,10 @@ export interface DeauthorizePorts {
   store?: { purge(prefix: string): Promise<number> } | undefined;
 }
 
-export function awsDeauthorizePorts(env: EnvOf<'deauthorize'>, p: Platform): DeauthorizePorts {
+export function awsDeauthorizePorts(
+  env: EnvOf<'deauthorize'>,
+  p: Platform<'ddb' | 'ssm' | 's3'>,
+): DeauthorizePorts {
   return {
     accounts: new DynamoAccountStore(p.clients.ddb, env.TABLE_NAME),
     tokens: new SsmTokenStore(p.clients.ssm, env.TOKEN_PARAM_PREFIX),
@@ -78,7 +81,7 @@ export function awsDeauthorizePorts(env: EnvOf<'deauthorize'>, p: Platform): Dea
 
 export function createDeauthorizeHandler(
   env: EnvOf<'deauthorize'>,
-  p: Platform,
+  p: Platform<'ddb' | 'ssm' | 's3'>,
   ports: DeauthorizePorts = awsDeauthorizePorts(env, p),
 ) {
   const { accounts, tokens, ledger, store } = ports;

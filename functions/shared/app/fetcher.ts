@@ -15,9 +15,10 @@ import * as z from 'zod/mini';
 import { FEED_NAMES, type FeedName } from '../../core/keys.ts';
 import type { FetchMessage } from '../../core/ports.ts';
 import { handleFetch } from '../../core/sync/fetcher.ts';
-import { syncDeps, wrap } from '../compose.ts';
+import { syncDeps } from '../compose.ts';
 import type { EnvOf } from '../env.ts';
 import type { LambdaContext } from '../http.ts';
+import { wrap } from '../middleware.ts';
 import { type Platform, safeError } from '../platform.ts';
 
 export interface SqsRecord {
@@ -61,7 +62,10 @@ export function parseFetchMessage(body: string): FetchMessage {
   return r.data;
 }
 
-export function createFetcherHandler(env: EnvOf<'fetcher'>, p: Platform) {
+export function createFetcherHandler(
+  env: EnvOf<'fetcher'>,
+  p: Platform<'ddb' | 's3' | 'sqs' | 'ssm'>,
+) {
   const { deps, cfg } = syncDeps(env, p);
   const processor = new BatchProcessor(EventType.SQS);
   const record = async (r: SqsRecord): Promise<string> => {

@@ -15,8 +15,8 @@ import { S3ObjectStore } from '../../adapters/aws/s3.ts';
 import { zipFromRanges } from '../../adapters/zip.ts';
 import { importExportZip } from '../../core/import/archive.ts';
 import type { AccountStore, ObjectStore } from '../../core/ports.ts';
-import { wrap } from '../compose.ts';
 import type { EnvOf } from '../env.ts';
+import { wrap } from '../middleware.ts';
 import { coreLog, type Platform, safeError } from '../platform.ts';
 
 export interface S3Event {
@@ -54,7 +54,7 @@ async function ownerOf(key: string, accounts: AccountStore): Promise<string | un
 
 export function createImporterHandler(
   env: EnvOf<'importer'>,
-  p: Platform,
+  p: Platform<'ddb' | 's3'>,
   ports: { accounts: AccountStore; store: ObjectStore } = {
     accounts: new DynamoAccountStore(p.clients.ddb, env.TABLE_NAME),
     store: new S3ObjectStore(p.clients.s3, env.BUCKET_NAME),

@@ -5,13 +5,17 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod/mini';
 import { type RunSummary, runScheduler } from '../../core/sync/scheduler.ts';
-import { syncDeps, wrap } from '../compose.ts';
+import { syncDeps } from '../compose.ts';
 import type { EnvOf } from '../env.ts';
+import { wrap } from '../middleware.ts';
 import type { Platform } from '../platform.ts';
 
 const OneUser = z.object({ userId: z.string().check(z.regex(/^[0-9]{1,20}$/)) });
 
-export function createSchedulerHandler(env: EnvOf<'scheduler'>, p: Platform) {
+export function createSchedulerHandler(
+  env: EnvOf<'scheduler'>,
+  p: Platform<'ddb' | 's3' | 'sqs' | 'ssm'>,
+) {
   const { deps, cfg } = syncDeps(env, p);
   return wrap(p, async (event: unknown): Promise<{ runs: RunSummary[] }> => {
     const one = OneUser.safeParse(event);
