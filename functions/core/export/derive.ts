@@ -9,7 +9,7 @@
  *   index/{userId}/manifest.json           sha256 and size of every stored object of the user
  */
 import { describeError } from '../errors.ts';
-import { matchActivity } from '../import/export-zip.ts';
+import { matchActivity } from '../import/match.ts';
 import type { ItemRef } from '../keys.ts';
 import { assertUserId } from '../keys.ts';
 import type { Log, ObjectStore } from '../ports.ts';
