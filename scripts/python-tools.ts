@@ -3,11 +3,12 @@
  * cfn-lint. Installed from PyPI with pip when missing; a failure to install is loud.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 const TOOLS: Record<string, { check: string[]; pip: string }> = {
   moto: { check: ['-c', 'import moto, flask, moto.server'], pip: 'moto[server]' },
   'cfn-lint': { check: ['-c', 'import cfnlint.runner'], pip: 'cfn-lint' },
-  checkov: { check: ['-m', 'checkov.main', '--version'], pip: 'checkov' },
 };
 
 export function python(): string {
@@ -34,4 +35,29 @@ export function ensurePythonTools(names: string[]): void {
       process.exit(3);
     }
   }
+}
+
+/**
+ * A tool with heavy pinned dependencies (checkov pins boto3, which would downgrade the one
+ * moto uses) lives in its own virtual environment under .tmp/py/{name}. Returns its binary.
+ */
+export function ensureVenvTool(root: string, name: string, pip: string): string {
+  const venv = join(root, '.tmp', 'py', name);
+  const bin = join(venv, 'bin', name);
+  if (existsSync(bin) && spawnSync(bin, ['--version'], { stdio: 'ignore' }).status === 0)
+    return bin;
+  const py = python();
+  console.error(`[rk-sync] installing ${pip} into ${venv} (isolated from moto's boto3)...`);
+  const mk = spawnSync(py, ['-m', 'venv', venv], { stdio: 'inherit' });
+  const inst =
+    mk.status === 0
+      ? spawnSync(join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', pip], {
+          stdio: 'inherit',
+        })
+      : mk;
+  if (inst.status !== 0 || !existsSync(bin)) {
+    console.error(`[rk-sync] FAILED to install ${pip} into ${venv}`);
+    process.exit(3);
+  }
+  return bin;
 }

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensurePythonTools } from './python-tools.ts';
+import { ensurePythonTools, ensureVenvTool } from './python-tools.ts';
 
 const root = join(import.meta.dirname, '..');
 const major = Number(process.versions.node.split('.')[0]);
@@ -18,6 +18,7 @@ if (major < 22) {
 }
 
 ensurePythonTools(['moto', 'cfn-lint']);
+process.env.CHECKOV = ensureVenvTool(root, 'checkov', 'checkov');
 
 const out = join(root, '.tmp', 'vitest.json');
 mkdirSync(join(root, '.tmp'), { recursive: true });
