@@ -1,6 +1,6 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo, export, import. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import, invite. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -14,6 +14,7 @@ import type { FeedName } from '../functions/core/keys.ts';
 import { authorize, promptHidden } from './auth.ts';
 import { describeDemo, runDemo } from './demo.ts';
 import { CliError, EXIT, EXIT_CODES_HELP, Interrupted } from './errors.ts';
+import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
 import { chooseMode, type Reporter } from './progress.ts';
 import {
@@ -447,6 +448,43 @@ program
       stores.close();
     }
   });
+
+program
+  .command('invite')
+  .description(
+    "AWS deployment: mint a one-time link that lets you (re)authorise through the stack's /authorize route (needed once an account is linked). Uses your AWS credentials; prints the link once.",
+  )
+  .option(
+    '--outputs <file>',
+    'stack outputs written by `npm run deploy` (default: ./cdk-outputs.json)',
+  )
+  .option('--stack <name>', 'which stack in the outputs file')
+  .option('--table <name>', 'the TableName output (instead of --outputs)')
+  .option('--authorize-url <url>', 'the AuthorizeUrl output (instead of --outputs)')
+  .option('--region <region>', 'AWS region (default: your AWS configuration)')
+  .option('--hours <n>', 'how long the link stays valid (≤ 168)', '24')
+  .action(
+    async (
+      opts: {
+        outputs?: string;
+        stack?: string;
+        table?: string;
+        authorizeUrl?: string;
+        region?: string;
+        hours: string;
+      },
+      cmd: Command,
+    ) => {
+      const { g } = settingsOf(cmd);
+      const r = await mintStackInvite({ ...opts, hours: Number(opts.hours) });
+      if (g.json) out(JSON.stringify(r));
+      else {
+        out('Open this link once, in the browser you will sign in to Runkeeper with:');
+        out(r.url);
+        out(`It works once and expires at ${r.expiresAt}.`);
+      }
+    },
+  );
 
 function parseFeedsCfg(v: string | string[]): FeedName[] {
   try {

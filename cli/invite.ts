@@ -1,0 +1,91 @@
+/**
+ * `rk-sync invite`: the owner of a deployed stack mints a one-time link that allows one
+ * (re)authorisation through the stack's /authorize route. It writes only the link's hash to
+ * the stack's table, with the owner's own AWS credentials (the default credential chain), and
+ * prints the link once; nobody who merely finds the authorise URL can link an account.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoAuthStateStore } from '../functions/adapters/aws/dynamo.ts';
+import { hashSecret, newSecret } from '../functions/core/sync/link.ts';
+import { CliError, EXIT } from './errors.ts';
+
+export interface InviteOptions {
+  outputs?: string;
+  stack?: string;
+  table?: string;
+  authorizeUrl?: string;
+  region?: string;
+  hours: number;
+}
+
+/** Table name and authorise URL from flags, or from `cdk deploy --outputs-file` JSON. */
+export function resolveTarget(o: InviteOptions): { table: string; authorizeUrl: string } {
+  let table = o.table;
+  let url = o.authorizeUrl;
+  const file = o.outputs ?? (existsSync('cdk-outputs.json') ? 'cdk-outputs.json' : undefined);
+  if ((!table || !url) && file) {
+    let all: Record<string, Record<string, string>>;
+    try {
+      all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+    } catch {
+      throw new CliError(`cannot read stack outputs from ${file}`, EXIT.usage);
+    }
+    const names = Object.keys(all);
+    const name = o.stack ?? (names.length === 1 ? names[0] : undefined);
+    if (!name || !all[name]) {
+      throw new CliError(
+        `choose a stack with --stack (outputs file has: ${names.join(', ') || 'none'})`,
+        EXIT.usage,
+      );
+    }
+    table ??= all[name].TableName;
+    url ??= all[name].AuthorizeUrl;
+  }
+  if (!table || !url) {
+    throw new CliError(
+      'need --table and --authorize-url (or the cdk-outputs.json that `npm run deploy` writes)',
+      EXIT.usage,
+    );
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new CliError('--authorize-url is not a URL', EXIT.usage);
+  }
+  if (u.protocol !== 'https:' && u.hostname !== '127.0.0.1' && u.hostname !== 'localhost') {
+    throw new CliError('--authorize-url must be https', EXIT.usage);
+  }
+  return { table, authorizeUrl: u.toString() };
+}
+
+export async function mintStackInvite(
+  o: InviteOptions,
+  now = Date.now(),
+  client?: DynamoDBDocumentClient,
+): Promise<{ url: string; expiresAt: string }> {
+  if (!Number.isFinite(o.hours) || o.hours <= 0 || o.hours > 168) {
+    throw new CliError('--hours must be between 0 and 168', EXIT.usage);
+  }
+  const { table, authorizeUrl } = resolveTarget(o);
+  const db =
+    client ??
+    DynamoDBDocumentClient.from(new DynamoDBClient(o.region ? { region: o.region } : {}), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  const invite = newSecret();
+  const expires = now + o.hours * 3_600_000;
+  try {
+    await new DynamoAuthStateStore(db, table).createInvite(hashSecret(invite), expires);
+  } catch (e) {
+    throw new CliError(
+      `could not write the invite to ${table}: ${(e as Error).name}: ${(e as Error).message}`,
+      EXIT.failed,
+    );
+  }
+  const u = new URL(authorizeUrl);
+  u.searchParams.set('invite', invite);
+  return { url: u.toString(), expiresAt: new Date(expires).toISOString() };
+}
