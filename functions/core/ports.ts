@@ -132,6 +132,10 @@ export interface Account {
   watermark?: number | undefined;
   lastRunAt?: number | undefined;
   lastRun?: Record<string, number | string> | undefined;
+  /** AWS: when activities.csv/.ndjson and manifest.json were last assembled. */
+  indexBuiltAt?: number | undefined;
+  /** AWS: set when a run enqueued or deleted something the index does not show yet. */
+  indexDirtyAt?: number | undefined;
   /** Optimistic-concurrency version, managed by the store. */
   version: number;
 }
@@ -185,6 +189,8 @@ export interface ObjectStore {
   /** sha256 (hex) of the current object if known. */
   hash(key: string): Promise<string | undefined>;
   list(prefix: string): AsyncIterable<string>;
+  /** Size and sha256 in one metadata read, where the store can (the manifest then needs no GET). */
+  stat?(key: string): Promise<{ size: number; sha256?: string | undefined } | undefined>;
 }
 
 export interface FetchMessage {

@@ -31,10 +31,12 @@ export class S3ObjectStore implements ObjectStore {
     this.#bucket = bucket;
   }
 
-  async #head(key: string): Promise<{ sha256?: string; versionId?: string } | undefined> {
+  async #head(
+    key: string,
+  ): Promise<{ sha256?: string; versionId?: string; size: number } | undefined> {
     try {
       const h = await this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }));
-      return { sha256: h.Metadata?.sha256, versionId: h.VersionId };
+      return { sha256: h.Metadata?.sha256, versionId: h.VersionId, size: h.ContentLength ?? 0 };
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -69,6 +71,12 @@ export class S3ObjectStore implements ObjectStore {
 
   async hash(key: string): Promise<string | undefined> {
     return (await this.#head(key))?.sha256;
+  }
+
+  /** One HEAD: the manifest's size and sha256 without downloading the object. */
+  async stat(key: string): Promise<{ size: number; sha256?: string | undefined } | undefined> {
+    const h = await this.#head(key);
+    return h && { size: h.size, sha256: h.sha256 };
   }
 
   async *list(prefix: string): AsyncIterable<string> {

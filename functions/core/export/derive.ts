@@ -25,6 +25,33 @@ import {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** Concurrent reads when assembling the index and manifest (5,000 rows: seconds, not minutes). */
+export const READ_CONCURRENCY = 16;
+
+/** `fn` over every item with at most `limit` in flight; results in input order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of store.list(prefix)) keys.push(key);
+  return keys;
+}
+
 export function rowKey(userId: string, id: string): string {
   return `index/${assertUserId(userId)}/rows/${id}.json`;
 }
@@ -80,20 +107,19 @@ export async function buildIndex(
   userId: string,
   deletedIds: ReadonlySet<string> = new Set(),
 ): Promise<{ rows: number }> {
-  const rows: IndexRow[] = [];
-  for await (const key of store.list(`index/${assertUserId(userId)}/rows/`)) {
+  const keys = await keysUnder(store, `index/${assertUserId(userId)}/rows/`);
+  const read = await mapLimit(keys, READ_CONCURRENCY, async (key) => {
     const bytes = await store.get(key);
-    if (!bytes) continue;
+    if (!bytes) return undefined;
     try {
       const row = JSON.parse(dec.decode(bytes)) as IndexRow;
-      rows.push(deletedIds.has(row.id) ? { ...row, deleted: true } : row);
+      return deletedIds.has(row.id) ? { ...row, deleted: true } : row;
     } catch {
       // A damaged row is skipped; `export` rewrites it from raw.
+      return undefined;
     }
-  }
-  const merged = mergeSources(rows);
-  rows.length = 0;
-  rows.push(...merged);
+  });
+  const rows = mergeSources(read.filter((r): r is IndexRow => r !== undefined));
   rows.sort((a, b) => (b.utcStart ?? b.localStart).localeCompare(a.utcStart ?? a.localStart));
   const csv = [CSV_HEADER, ...rows.map(toCsvLine)].join('\r\n');
   const ndjson = rows.map(toNdjsonLine).join('\n');
@@ -115,15 +141,21 @@ export async function buildManifest(
   store: ObjectStore,
   userId: string,
 ): Promise<{ files: number }> {
-  const files: { key: string; sha256: string; size: number }[] = [];
-  for (const prefix of ['raw', 'gpx', 'tcx', 'geojson']) {
-    for await (const key of store.list(`${prefix}/${assertUserId(userId)}/`)) {
-      const bytes = await store.get(key);
-      if (!bytes) continue;
-      const sha256 = (await store.hash(key)) ?? '';
-      files.push({ key, sha256, size: bytes.byteLength });
+  const keys: string[] = [];
+  for (const prefix of ['raw', 'gpx', 'tcx', 'geojson'])
+    keys.push(...(await keysUnder(store, `${prefix}/${assertUserId(userId)}/`)));
+  const stat = async (key: string) => {
+    if (store.stat) {
+      const s = await store.stat(key);
+      return s && { key, sha256: s.sha256 ?? '', size: s.size };
     }
-  }
+    const bytes = await store.get(key);
+    if (!bytes) return undefined;
+    return { key, sha256: (await store.hash(key)) ?? '', size: bytes.byteLength };
+  };
+  const files = (await mapLimit(keys, READ_CONCURRENCY, stat)).filter(
+    (f): f is { key: string; sha256: string; size: number } => f !== undefined,
+  );
   files.sort((a, b) => a.key.localeCompare(b.key));
   await store.put(
     `index/${userId}/manifest.json`,

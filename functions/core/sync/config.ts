@@ -35,6 +35,8 @@ export interface SyncConfig {
    * changes inside the overlap, which would re-fetch a just-edited item in a loop).
    */
   skipChangeDetection?: boolean | undefined;
+  /** AWS: assemble the combined index at most this often (default one hour). */
+  indexRebuildMs?: number | undefined;
 }
 
 export const FEEDS_FETCHED_ONE_BY_ONE: readonly FeedName[] = [
