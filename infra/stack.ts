@@ -58,6 +58,11 @@ export const NONCURRENT_VERSION_DAYS = 3650;
 /** Prefixes the code writes derived/raw data under (see functions/core/keys.ts). */
 export const DATA_PREFIXES = ['raw/', 'gpx/', 'tcx/', 'geojson/', 'index/'] as const;
 export const IMPORT_PREFIX = 'imports/';
+/** The assembled index (scheduler) and the stored objects its manifest lists. */
+export const INDEX_PREFIX = 'index/';
+export const MANIFEST_PREFIXES = ['raw/', 'gpx/', 'tcx/', 'geojson/'] as const;
+/** Activity photos: media/{userId}/fitnessActivities/{id}/… (fetcher only; the import has none). */
+export const MEDIA_PREFIX = 'media/';
 
 const KMS_WILDCARDS_REASON =
   'kms:GenerateDataKey* / kms:ReEncrypt* come from CDK grant* helpers for the stack CMK; the ' +
@@ -307,11 +312,22 @@ export class RkSyncStack extends Stack {
         TOKEN_PARAM_PREFIX: this.tokenParamPrefix,
         API_BASE_URL: config.apiBaseUrl,
         SCHEDULE_MINUTES: String(config.scheduleMinutes),
+        // The combined index (activities.csv/.ndjson, manifest.json), rebuilt at most hourly.
+        BUCKET_NAME: bucket.bucketName,
         ...budgetEnv,
       },
     });
     table.grantReadWriteData(scheduler);
     queue.grantSendMessages(scheduler);
+    // Reads the per-activity rows and writes the assembled files under index/; reads (HEAD)
+    // raw and derived objects for the manifest's hashes and sizes. No delete, no media/.
+    grantObjects(scheduler, bucket, key, [INDEX_PREFIX], ['s3:GetObject', 's3:PutObject']);
+    grantObjects(scheduler, bucket, key, MANIFEST_PREFIXES, ['s3:GetObject']);
+    scheduler.acknowledgeWildcards(
+      [INDEX_PREFIX, ...MANIFEST_PREFIXES].map((p) => `Resource::${bucketArnToken}/${p}*`),
+      'The index and manifest cover one user: keys are {prefix}{userId}/… with the user id ' +
+        'only known at runtime; writes are limited to index/, the rest is read-only.',
+    );
     scheduler.grantActions(['ssm:GetParameter'], [tokenParamArn]);
     key.grantDecrypt(scheduler);
     scheduler.acknowledgeWildcards(
@@ -381,7 +397,7 @@ export class RkSyncStack extends Stack {
     if (config.onRevoke === 'delete') {
       // X7: delete every version of the revoked user's objects (keys are raw/{userId}/…,
       // gpx/{userId}/…): the user id is only known at runtime, so the grant is per prefix.
-      const prefixes = [...DATA_PREFIXES, IMPORT_PREFIX];
+      const prefixes = [...DATA_PREFIXES, MEDIA_PREFIX, IMPORT_PREFIX];
       deauthorize.grantActions(
         ['s3:DeleteObject', 's3:DeleteObjectVersion'],
         prefixes.map((p) => bucket.arnForObjects(`${p}*`)),
@@ -411,7 +427,8 @@ export class RkSyncStack extends Stack {
     table.grantReadWriteData(fetcher);
     fetcher.grantActions(['ssm:GetParameter'], [tokenParamArn]);
     key.grantDecrypt(fetcher);
-    grantObjects(fetcher, bucket, key, DATA_PREFIXES, ['s3:GetObject', 's3:PutObject']);
+    const fetcherPrefixes = [...DATA_PREFIXES, MEDIA_PREFIX];
+    grantObjects(fetcher, bucket, key, fetcherPrefixes, ['s3:GetObject', 's3:PutObject']);
     // Deferred work is acknowledged and re-sent with DelaySeconds (H2), never failed.
     queue.grantSendMessages(fetcher);
     // H1: NO reservedConcurrentExecutions here. The ESM polls with ~5 pollers regardless of
@@ -433,7 +450,7 @@ export class RkSyncStack extends Stack {
     fetcher.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     fetcher.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
     fetcher.acknowledgeWildcards(
-      DATA_PREFIXES.map((p) => `Resource::${bucketArnToken}/${p}*`),
+      fetcherPrefixes.map((p) => `Resource::${bucketArnToken}/${p}*`),
       'Object keys are {prefix}{userId}/{feed}/{id}.json with ids known only at runtime; access is ' +
         'limited to the data prefixes the fetcher writes (no imports/, no delete).',
     );

@@ -9,6 +9,7 @@ import { DynamoAccountStore, DynamoLedger } from '../adapters/aws/dynamo.ts';
 import { S3ObjectStore } from '../adapters/aws/s3.ts';
 import { CachedTokenStore, SqsWorkQueue, SsmTokenStore } from '../adapters/aws/sqs-ssm.ts';
 import { derivedHook } from '../core/export/derive.ts';
+import { fetchMedia } from '../core/healthgraph/media.ts';
 import type { ObjectStore, PutResult } from '../core/ports.ts';
 import { defaultSyncConfig, type SyncConfig } from '../core/sync/config.ts';
 import type { FetcherDeps } from '../core/sync/fetcher.ts';
@@ -55,9 +56,14 @@ export function syncDeps(
     log,
     api: apiFactory(env.API_BASE_URL, budget, p),
     // GPX, TCX, GeoJSON and the index row beside each raw activity, as in local mode (a
-    // rendering problem is logged, never fails the fetch). Photos (media/) are not wired:
-    // the stack grants no media/ prefix yet.
-    ...(env.BUCKET_NAME ? { onStored: derivedHook(store, log) } : {}),
+    // rendering problem is logged, never fails the fetch), and the activity's photos under
+    // media/{userId}/fitnessActivities/{id}/ (https origins only).
+    ...(env.BUCKET_NAME
+      ? {
+          onStored: derivedHook(store, log),
+          media: (url: string) => fetchMedia(url, { ...p.media }),
+        }
+      : {}),
     metric: (name, value) => p.metrics.addMetric(name, MetricUnit.Count, value),
   };
   const cfg = defaultSyncConfig(budget.config, {

@@ -18,6 +18,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { HealthGraphError } from '../core/errors.ts';
 import type { FetchFn } from '../core/healthgraph/http.ts';
+import type { MediaConfig } from '../core/healthgraph/media.ts';
 import type { Log } from '../core/ports.ts';
 import type { SyncConfig } from '../core/sync/config.ts';
 import type { CrashPoint } from '../core/sync/fetcher.ts';
@@ -46,6 +47,8 @@ export interface Platform<C extends ClientName = ClientName> {
   invokeScheduler?: ((userId: string) => Promise<void>) | undefined;
   /** Test-only: scaled-down sync settings (e.g. a short lease). */
   syncOverrides?: Partial<SyncConfig> | undefined;
+  /** Photo downloads (https origins only unless tests add e.g. the simulator's origin). */
+  media?: Pick<MediaConfig, 'extraOrigins'> | undefined;
   /** Test-only: crash between the fetcher's steps. */
   crash?: ((p: CrashPoint) => void) | undefined;
 }

@@ -198,6 +198,8 @@ export class DeployedHarness {
       clock: systemClock,
       logger: makeLogger(),
       metrics: makeMetrics(),
+      // The simulator serves photos over http on loopback; production allows https only.
+      media: { extraOrigins: [new URL(sim.apiBaseUrl).origin] },
       // Lambda's async (Event) invoke: start the scheduler, do not wait for it.
       invokeScheduler: async (userId) => {
         this.#pendingInvokes.push(this.scheduler({ userId }, CTX));
@@ -499,6 +501,71 @@ export class DeployedHarness {
       queueDepth: await this.queueDepth(),
       requests,
       ms,
+    };
+  }
+
+  /** Photos: every image (and thumbnail) of every stored activity under media/{userId}/…/{id}/. */
+  async photos() {
+    const store = new S3ObjectStore(this.c.s3, this.res.bucketName);
+    const media = new Map<string, number>();
+    for await (const k of store.list(`media/${this.userId}/${FEED}/`)) {
+      const id = /\/(\d+)\/[^/]+$/.exec(k)?.[1];
+      if (id) media.set(id, (media.get(id) ?? 0) + 1);
+    }
+    const expected = new Map<string, number>();
+    for await (const k of store.list(`raw/${this.userId}/${FEED}/`)) {
+      const id = /\/(\d+)\.json$/.exec(k)?.[1];
+      const bytes = id ? await store.get(k) : undefined;
+      // A live activity is stored raw only; photos and derived files come with its final fetch.
+      if (!id || !bytes || this.isLive(id)) continue;
+      const images = (JSON.parse(new TextDecoder().decode(bytes)) as { images?: unknown[] }).images;
+      const n = (images ?? []).reduce<number>((sum, img) => {
+        const i = img as { uri?: unknown; thumbnail_uri?: unknown };
+        return (
+          sum + (typeof i.uri === 'string' ? 1 : 0) + (typeof i.thumbnail_uri === 'string' ? 1 : 0)
+        );
+      }, 0);
+      if (n > 0) expected.set(id, n);
+    }
+    const missing = [...expected].filter(([id, n]) => (media.get(id) ?? 0) !== n).map(([id]) => id);
+    return {
+      activitiesWithPhotos: expected.size,
+      objects: [...media.values()].reduce((a, b) => a + b, 0),
+      missing,
+      strays: [...media.keys()].filter((id) => !expected.has(id)),
+    };
+  }
+
+  /** A scheduled run whose index is due now: the combined index and manifest, as stored. */
+  async rebuildIndex() {
+    const due = this.schedulerWith({ indexRebuildMs: 0 });
+    const before = this.c.counter.snapshot();
+    const t0 = Date.now();
+    const runs = await this.runScheduler(due);
+    const ms = Date.now() - t0;
+    const requests = this.c.counter.since(before);
+    const store = new S3ObjectStore(this.c.s3, this.res.bucketName);
+    const text = async (k: string) =>
+      new TextDecoder().decode((await store.get(k)) ?? new Uint8Array());
+    const csv = (await text(`index/${this.userId}/activities.csv`)).split('\r\n').filter(Boolean);
+    const ndjson = (await text(`index/${this.userId}/activities.ndjson`))
+      .split('\n')
+      .filter(Boolean);
+    const manifest = JSON.parse((await text(`index/${this.userId}/manifest.json`)) || '{}') as {
+      files?: { key: string; sha256: string; size: number }[];
+    };
+    // The next due run has nothing new: no rebuild, no S3 request.
+    const again = this.c.counter.snapshot();
+    await this.runScheduler(due);
+    return {
+      runs,
+      ms,
+      requests,
+      header: csv[0],
+      csvIds: csv.slice(1).map((l) => l.split(',')[0]),
+      ndjsonRows: ndjson.length,
+      manifest: manifest.files ?? [],
+      nextRunS3: this.c.counter.since(again).S3 ?? 0,
     };
   }
 

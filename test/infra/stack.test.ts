@@ -393,6 +393,7 @@ describe('functions', () => {
       Deauthorize: ['ON_REVOKE', 'TABLE_NAME', 'TOKEN_PARAM_PREFIX'],
       Scheduler: [
         'API_BASE_URL',
+        'BUCKET_NAME',
         'QUEUE_URL',
         'RATE_LIMIT_CALLS',
         'RATE_LIMIT_WINDOW_SECONDS',
@@ -621,7 +622,7 @@ describe('IAM least privilege (X4)', () => {
     const s3Resources = JSON.stringify(
       st.filter((s) => asArray(s.Action).includes('s3:PutObject')).map((s) => s.Resource),
     );
-    for (const p of ['raw', 'gpx', 'tcx', 'geojson', 'index'])
+    for (const p of ['raw', 'gpx', 'tcx', 'geojson', 'index', 'media'])
       expect(s3Resources).toContain(`/${p}/*`);
     expect(s3Resources).not.toContain('/imports/*');
     expect(actions.some((a) => /^ssm:(Put|Delete)/.test(a))).toBe(false);
@@ -668,15 +669,41 @@ describe('IAM least privilege (X4)', () => {
     }
   });
 
-  it('S3 access per function: none for authorize/callback/scheduler, deletes only on onRevoke=delete', () => {
-    for (const name of ['Authorize', 'Callback', 'Scheduler', 'Deauthorize'] as const) {
+  it('the scheduler writes only index/ and reads raw/derived for the manifest, never deletes', () => {
+    const st = roleStatements('Scheduler');
+    const s3St = st.filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:')));
+    const actions = actionsOf(s3St);
+    expect(actions.some((a) => /^s3:Delete/.test(a))).toBe(false);
+    const puts = JSON.stringify(
+      s3St.filter((s) => asArray(s.Action).includes('s3:PutObject')).map((s) => s.Resource),
+    );
+    expect(puts).toContain('/index/*');
+    for (const p of ['raw', 'gpx', 'tcx', 'geojson', 'media', 'imports'])
+      expect(puts).not.toContain(`/${p}/*`);
+    const gets = JSON.stringify(
+      s3St.filter((s) => asArray(s.Action).includes('s3:GetObject')).map((s) => s.Resource),
+    );
+    for (const p of ['index', 'raw', 'gpx', 'tcx', 'geojson']) expect(gets).toContain(`/${p}/*`);
+    expect(gets).not.toContain('/media/*');
+    expect(gets).not.toContain('/imports/*');
+  });
+
+  it('S3 access per function: none for authorize/callback, deletes only on onRevoke=delete', () => {
+    for (const name of ['Authorize', 'Callback', 'Deauthorize'] as const) {
       expect(
         actionsOf(roleStatements(name)).filter((a) => a.startsWith('s3:')),
         name,
       ).toEqual([]);
     }
-    const del = actionsOf(roleStatements('Deauthorize', alteredResources));
+    const delSt = roleStatements('Deauthorize', alteredResources);
+    const del = actionsOf(delSt);
     expect(del).toEqual(expect.arrayContaining(['s3:DeleteObject', 's3:DeleteObjectVersion']));
+    const delResources = JSON.stringify(
+      delSt.filter((s) => asArray(s.Action).includes('s3:DeleteObject')).map((s) => s.Resource),
+    );
+    // Every prefix the deauthorize purge walks (USER_DATA_PREFIXES), photos included.
+    for (const p of ['raw', 'gpx', 'tcx', 'geojson', 'index', 'media', 'imports'])
+      expect(delResources).toContain(`/${p}/*`);
     const importer = actionsOf(roleStatements('Importer'));
     expect(importer.some((a) => /^s3:Delete/.test(a))).toBe(false);
   });

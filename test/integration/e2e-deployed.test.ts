@@ -1,7 +1,7 @@
 /**
  * End to end on the deployed design, offline: authorise → callback → scheduler → queue →
- * fetcher until 200 activities are in S3 and the ledger says SYNCED; then an idle run, a
- * new, an edited and a deleted activity, a duplicate delivery, a crash between the S3 and
+ * fetcher until 200 activities are in S3 and the ledger says SYNCED; then an idle run, the
+ * photos, the combined index assembled by the scheduler, a new, an edited and a deleted activity, a duplicate delivery, a crash between the S3 and
  * ledger writes, a lost message, the invariants, and a de-authorisation with onRevoke=delete.
  * The steps share one harness and run in order.
  */
@@ -55,6 +55,30 @@ describe('deployed design on moto + simulator', () => {
     // Writes: the budget item (one call spent) and the account's run record, nothing else.
     expect(r.requests['DynamoDB:PutItem'] ?? 0).toBeLessThanOrEqual(2);
   });
+
+  it('photos of the stored activities land under media/{userId}/fitnessActivities/{id}/', async () => {
+    const r = await h.photos();
+    expect(r.activitiesWithPhotos).toBeGreaterThan(0);
+    expect(r.objects).toBeGreaterThanOrEqual(2 * r.activitiesWithPhotos);
+    expect(r.missing).toEqual([]);
+    expect(r.strays).toEqual([]);
+  });
+
+  it('the scheduler assembles the combined index: one row per stored activity, then stays idle', async () => {
+    const r = await h.rebuildIndex();
+    // Live activities are stored raw only; their row comes with the final fetch.
+    const stored = [...(await h.storedActivities()).keys()];
+    const finished = stored.filter((id) => !h.isLive(id));
+    expect(r.runs[0]?.outcome).toBe('ok');
+    expect(r.header).toMatch(/^id,/);
+    expect(new Set(r.csvIds).size).toBe(r.csvIds.length);
+    expect([...r.csvIds].sort()).toEqual(finished.sort());
+    expect(r.ndjsonRows).toBe(finished.length);
+    const raw = r.manifest.filter((f) => f.key.startsWith(`raw/${h.userId}/`));
+    expect(raw.length).toBeGreaterThanOrEqual(stored.length);
+    expect(raw.every((f) => /^[0-9a-f]{64}$/.test(f.sha256) && f.size > 0)).toBe(true);
+    expect(r.nextRunS3).toBe(0);
+  }, 60_000);
 
   it('a new activity is stored, with its derived files and index row', async () => {
     const r = await h.newActivity();

@@ -19,7 +19,15 @@ import { type Platform, safeError } from '../platform.ts';
 
 export const MAX_DEAUTH_BODY = 4096;
 /** Every prefix whose second segment is the user id (see functions/core/keys.ts). */
-export const USER_DATA_PREFIXES = ['raw/', 'gpx/', 'tcx/', 'geojson/', 'index/', 'imports/'];
+export const USER_DATA_PREFIXES = [
+  'raw/',
+  'gpx/',
+  'tcx/',
+  'geojson/',
+  'index/',
+  'media/',
+  'imports/',
+];
 
 const OK: HttpResult = { statusCode: 200, headers: { 'cache-control': 'no-store' }, body: '' };
 

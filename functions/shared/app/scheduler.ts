@@ -1,14 +1,16 @@
 /**
  * Scheduled (EventBridge) or `{userId}` (the callback's async invoke): one scheduler run per
- * ACTIVE linked account: change detection, backfill paging, paced enqueueing.
+ * ACTIVE linked account: change detection, backfill paging, paced enqueueing; then, at most
+ * hourly and only after stored changes, the account's combined index (core/sync/index-refresh.ts).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod/mini';
+import { refreshIndex } from '../../core/sync/index-refresh.ts';
 import { type RunSummary, runScheduler } from '../../core/sync/scheduler.ts';
 import { syncDeps } from '../compose.ts';
 import type { EnvOf } from '../env.ts';
 import { wrap } from '../middleware.ts';
-import type { Platform } from '../platform.ts';
+import { type Platform, safeError } from '../platform.ts';
 
 const OneUser = z.object({ userId: z.string().check(z.regex(/^[0-9]{1,20}$/)) });
 
@@ -33,6 +35,15 @@ export function createSchedulerHandler(
       p.metrics.addMetric('Changed', MetricUnit.Count, s.changed);
       p.metrics.addMetric('Deleted', MetricUnit.Count, s.deleted);
       if (s.outcome === 'error') p.metrics.addMetric('SchedulerErrors', MetricUnit.Count, 1);
+      if (env.BUCKET_NAME) {
+        try {
+          const r = await refreshIndex(deps, userId, s, cfg.indexRebuildMs);
+          if (r.outcome === 'built') p.metrics.addMetric('IndexRebuilt', MetricUnit.Count, 1);
+        } catch (e) {
+          // The per-activity rows are the source; the next due run assembles them again.
+          p.logger.warn('index not rebuilt', { userId, error: safeError(e) });
+        }
+      }
     }
     return { runs };
   });
