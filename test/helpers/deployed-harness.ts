@@ -249,7 +249,12 @@ export class DeployedHarness {
   // ---------------------------------------------------------------- flows
 
   /** Browser flow: GET /authorize → simulator auto-approves → GET /callback with the cookie. */
-  async link(): Promise<{ userId: string; status: number; firstRun: RunSummary | undefined }> {
+  async link(): Promise<{
+    userId: string;
+    status: number;
+    location: string | undefined;
+    firstRun: RunSummary | undefined;
+  }> {
     const t0 = Date.now();
     const a = await this.authorize(
       { rawQueryString: '', requestContext: { domainName: 'rk-sync.test' } },
@@ -264,10 +269,19 @@ export class DeployedHarness {
     if (`${back.origin}${back.pathname}` !== REDIRECT_URI) throw new Error('unexpected redirect');
     const code = back.searchParams.get('code') ?? '';
     this.secrets.push(state, cookie, code);
-    const cb = await this.callback(
+    const seeOther = await this.callback(
       { rawQueryString: back.search.slice(1), cookies: [`rk_link=${cookie}`] },
       CTX,
     );
+    // B7: the browser follows the 303; the page it shows carries only the result word.
+    const location = seeOther.headers.location;
+    const cb =
+      seeOther.statusCode === 303 && location
+        ? await this.callback(
+            { rawQueryString: new URL(location, REDIRECT_URI).search.slice(1) },
+            CTX,
+          )
+        : seeOther;
     const runs = (await Promise.all(this.#pendingInvokes.splice(0))) as { runs: RunSummary[] }[];
     this.userId = this.sim.users[0]!.userId;
     const token = await this.c.ssm.send(
@@ -279,7 +293,7 @@ export class DeployedHarness {
     this.token = token.Parameter?.Value ?? '';
     this.secrets.push(this.token);
     this.timings.linkMs = Date.now() - t0;
-    return { userId: this.userId, status: cb.statusCode, firstRun: runs[0]?.runs[0] };
+    return { userId: this.userId, status: cb.statusCode, location, firstRun: runs[0]?.runs[0] };
   }
 
   async runScheduler(h: Scheduler = this.scheduler): Promise<RunSummary[]> {

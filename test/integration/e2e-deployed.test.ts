@@ -24,6 +24,8 @@ afterAll(async () => {
 describe('deployed design on moto + simulator', () => {
   it('links the owner through authorize → Runkeeper → callback, which starts the first sync', async () => {
     const r = await h.link();
+    // B7: 303 to the result page, so the code never stays in the address bar.
+    expect(r.location).toBe('/callback?result=linked');
     expect(r.status).toBe(200);
     expect(r.userId).toMatch(/^\d+$/);
     expect(r.firstRun?.outcome).toBe('ok');

@@ -180,8 +180,8 @@ describe('authorize', () => {
           rawQueryString: `code=c1&state=${a.state}`,
           cookies: [`rk_link=${a.cookie}`],
         })
-      ).statusCode,
-    ).toBe(200);
+      ).headers.location,
+    ).toBe('/callback?result=linked');
     const stranger = await w.begin();
     expect(stranger.r.statusCode).toBe(403);
     expectSafePage(stranger.r);
@@ -192,19 +192,40 @@ describe('authorize', () => {
   });
 });
 
+/** B7: the callback answers 303 to `/callback?result=<word>` (cookie cleared there), and the
+ *  page for that word is rendered by a request carrying only `result`. */
+async function follow(
+  w: ReturnType<typeof world>,
+  r: HttpResult,
+  result: string,
+): Promise<HttpResult> {
+  expect(r.statusCode).toBe(303);
+  expect(r.headers.location).toBe(`/callback?result=${result}`);
+  expect(r.headers['cache-control']).toBe('no-store');
+  expect(r.headers['referrer-policy']).toBe('no-referrer');
+  expect(r.cookies).toEqual([
+    'rk_link=; HttpOnly; Secure; SameSite=Lax; Path=/callback; Max-Age=0',
+  ]);
+  expect(r.body).toBe('');
+  const page = await w.callback({ rawQueryString: r.headers.location!.split('?')[1] });
+  expectSafePage(page);
+  expect(page.cookies).toBeUndefined();
+  return page;
+}
+
 describe('callback (B1–B7)', () => {
   it('links the account, stores the token, starts the first sync, clears the cookie', async () => {
     const w = world();
     const { state, cookie } = await w.begin();
-    const r = await w.callback({
+    const seeOther = await w.callback({
       rawQueryString: `code=abc123&state=${state}&redirect_uri=https%3A%2F%2Fevil.example%2F&next=%2F%2Fevil`,
       cookies: [`rk_link=${cookie}`],
     });
+    const r = await follow(w, seeOther, 'linked');
     expect(r.statusCode).toBe(200);
-    expectSafePage(r);
-    expect(r.cookies).toEqual([
-      'rk_link=; HttpOnly; Secure; SameSite=Lax; Path=/callback; Max-Age=0',
-    ]);
+    expect(r.body).toContain('Runkeeper account linked');
+    expect(JSON.stringify(seeOther)).not.toContain('abc123');
+    expect(JSON.stringify(seeOther)).not.toContain('evil');
     expect(r.body).not.toContain('abc123');
     expect(r.body).not.toContain(state);
     expect(r.body).not.toContain('evil');
@@ -217,14 +238,15 @@ describe('callback (B1–B7)', () => {
     expect(w.stub.tokenRequests[0]?.get('code')).toBe('abc123');
   });
 
+  const RESULT_FOR: Record<number, string> = { 400: 'invalid', 403: 'other_browser' };
   const refused = async (
     w: ReturnType<typeof world>,
     ev: HttpEvent,
     status: number,
+    result = RESULT_FOR[status]!,
   ): Promise<HttpResult> => {
-    const r = await w.callback(ev);
+    const r = await follow(w, await w.callback(ev), result);
     expect(r.statusCode).toBe(status);
-    expectSafePage(r);
     expect(w.accounts.accounts.size).toBe(0);
     expect(w.tokens.tokens.size).toBe(0);
     expect(w.invoked).toEqual([]);
@@ -256,14 +278,15 @@ describe('callback (B1–B7)', () => {
       w,
       { rawQueryString: `code=abc&state=${late.state}`, cookies: [`rk_link=${late.cookie}`] },
       400,
+      'expired',
     );
     expect(w.stub.tokenRequests).toHaveLength(0);
     // Replay after a success.
     const ok = await w.begin();
     const ev = { rawQueryString: `code=abc&state=${ok.state}`, cookies: [`rk_link=${ok.cookie}`] };
-    expect((await w.callback(ev)).statusCode).toBe(200);
+    expect((await w.callback(ev)).headers.location).toBe('/callback?result=linked');
     const replay = await w.callback(ev);
-    expect(replay.statusCode).toBe(400);
+    expect(replay.headers.location).toBe('/callback?result=invalid');
     expect(w.stub.tokenRequests).toHaveLength(1);
   });
 
@@ -296,6 +319,7 @@ describe('callback (B1–B7)', () => {
         cookies: [`rk_link=${cookie}`],
       },
       400,
+      'denied',
     );
     expect(r.body).not.toContain('alert');
     expect(r.body).not.toContain('access_denied');
@@ -316,15 +340,39 @@ describe('callback (B1–B7)', () => {
       const w = world();
       w.stub.tokenReply = reply;
       const { state, cookie } = await w.begin();
-      const r = await w.callback({
+      const seeOther = await w.callback({
         rawQueryString: `code=abc&state=${state}`,
         cookies: [`rk_link=${cookie}`],
       });
+      const word = seeOther.headers.location?.split('=')[1] ?? '';
+      expect(['rejected', 'unavailable']).toContain(word);
+      const r = await follow(w, seeOther, word);
       expect([400, 502]).toContain(r.statusCode);
-      expectSafePage(r);
       expect(w.tokens.tokens.size).toBe(0);
       expect(w.accounts.accounts.size).toBe(0);
     }
+  });
+
+  it('B7: the result page takes one allow-listed word and never echoes input', async () => {
+    const w = world();
+    for (const q of [
+      'result=%3Cscript%3Ealert(1)%3C%2Fscript%3E',
+      'result=linked&result=denied',
+      'result=linked&code=abc',
+      'result=__proto__',
+      'result=',
+    ]) {
+      const r = await w.callback({ rawQueryString: q });
+      expect(r.statusCode, q).toBe(400);
+      expectSafePage(r);
+      expect(r.body).not.toMatch(/alert|abc|proto|Runkeeper account linked/);
+    }
+    const ok = await w.callback({ rawQueryString: 'result=linked' });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.cookies).toBeUndefined();
+    // Rendering a result page touches no state and starts nothing.
+    expect(w.stub.tokenRequests).toHaveLength(0);
+    expect(w.invoked).toEqual([]);
   });
 
   it('X5: no code, state, cookie, token or secret reaches the logs', async () => {

@@ -1,8 +1,10 @@
 /**
  * GET /callback: consumes the state (conditional delete), checks the browser cookie,
  * exchanges the code, stores the token, records the account, starts the first sync with an
- * async scheduler invoke, and answers a plain no-store page. It never echoes input and
- * never logs the code, the state or the token.
+ * async scheduler invoke, and answers `303 See Other` to `/callback?result=<word>` (B7: the
+ * code and state leave the address bar and the history; the cookie is cleared on the 303).
+ * GET /callback?result=<word> renders the plain, escaped, no-store, no-referrer page for one
+ * word of a fixed list. It never echoes input and never logs the code, the state or the token.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
@@ -11,7 +13,7 @@ import { DynamoAccountStore, DynamoAuthStateStore } from '../../adapters/aws/dyn
 import { SsmTokenStore } from '../../adapters/aws/sqs-ssm.ts';
 import type { SlidingWindowBudget } from '../../core/budget.ts';
 import type { AccountStore, AuthStateStore, TokenStore } from '../../core/ports.ts';
-import { completeLink, LinkError } from '../../core/sync/link.ts';
+import { completeLink, LinkError, type LinkErrorCode } from '../../core/sync/link.ts';
 import { apiFactory, budgetFrom } from '../api.ts';
 import { lambdaClient } from '../clients.ts';
 import type { EnvOf } from '../env.ts';
@@ -25,9 +27,92 @@ import {
   parseQuery,
   readCookie,
   redirectUriFor,
+  SECURITY_HEADERS,
 } from '../http.ts';
 import { wrap } from '../middleware.ts';
 import { coreLog, type Platform, safeError } from '../platform.ts';
+
+/** Every page the callback can show, by the only words `?result=` accepts. */
+export const RESULT_PAGES = {
+  linked: {
+    status: 200,
+    title: 'Runkeeper account linked',
+    message:
+      'Your backup has started. New and changed activities are saved automatically; you can close this page.',
+  },
+  denied: { status: 400, title: 'Linking did not complete', message: 'Access was not granted.' },
+  expired: {
+    status: 400,
+    title: 'Linking did not complete',
+    message: 'The sign-in took too long. Start again.',
+  },
+  invalid: {
+    status: 400,
+    title: 'Linking did not complete',
+    message: 'The sign-in response was not expected. Start again.',
+  },
+  other_browser: {
+    status: 403,
+    title: 'Linking did not complete',
+    message: 'The sign-in was started in another browser.',
+  },
+  rejected: {
+    status: 400,
+    title: 'Linking did not complete',
+    message: 'Runkeeper refused the sign-in. Start again.',
+  },
+  unavailable: {
+    status: 502,
+    title: 'Linking did not complete',
+    message: 'Runkeeper could not be reached. Start again in a moment.',
+  },
+  not_owner: {
+    status: 403,
+    title: 'Linking did not complete',
+    message: 'Another account is already linked.',
+  },
+  error: { status: 500, title: 'Something went wrong', message: 'Please start again later.' },
+} as const satisfies Record<string, { status: number; title: string; message: string }>;
+export type CallbackResult = keyof typeof RESULT_PAGES;
+
+const RESULT_OF: Record<LinkErrorCode, CallbackResult> = {
+  denied: 'denied',
+  state_expired: 'expired',
+  state_invalid: 'invalid',
+  bad_request: 'invalid',
+  not_allowed: 'invalid',
+  cookie_mismatch: 'other_browser',
+  code_rejected: 'rejected',
+  provider_unavailable: 'unavailable',
+  not_owner: 'not_owner',
+};
+
+const isResult = (v: string): v is CallbackResult => Object.hasOwn(RESULT_PAGES, v);
+
+/** The page for `?result=<word>` (and nothing else); anything else is the generic one. */
+function resultPage(raw: string): HttpResult {
+  const q = parseQuery(raw);
+  const words = q.result ?? [];
+  const word = Object.keys(q).length === 1 && words.length === 1 ? words[0]! : '';
+  const page = RESULT_PAGES[isResult(word) ? word : 'invalid'];
+  return htmlPage(page.status, page.title, page.message);
+}
+
+/** 303 to the result page on this function's own path: the browser drops code and state. */
+function seeOther(result: CallbackResult, redirectUri: string | undefined): HttpResult {
+  let path = '/callback';
+  try {
+    if (redirectUri) path = new URL(redirectUri).pathname;
+  } catch {
+    // Keep the default path.
+  }
+  return {
+    statusCode: 303,
+    headers: { location: `${path}?result=${result}`, ...SECURITY_HEADERS },
+    cookies: [CLEAR_LINK_COOKIE],
+    body: '',
+  };
+}
 
 /** The client secret is cached for five minutes (Powertools Parameters). */
 export const SECRET_MAX_AGE_SECONDS = 300;
@@ -91,16 +176,18 @@ export function createCallbackHandler(
     api: apiFactory(env.API_BASE_URL, ports.budget, p),
   };
   return wrap(p, async (event: HttpEvent): Promise<HttpResult> => {
-    const clear = [CLEAR_LINK_COOKIE];
+    const raw = event.rawQueryString ?? '';
+    if (raw.length <= MAX_QUERY_CHARS && /(^|&)result=/.test(raw)) return resultPage(raw);
+    let redirectUri = env.REDIRECT_URI;
     try {
-      const raw = event.rawQueryString ?? '';
       if (raw.length > MAX_QUERY_CHARS) {
         throw new LinkError('bad_request', 400, 'The sign-in response was malformed.');
       }
+      redirectUri = redirectUriFor(env.REDIRECT_URI, event);
       const oauth = {
         authBaseUrl: env.AUTH_BASE_URL,
         clientId: env.CLIENT_ID,
-        redirectUri: redirectUriFor(env.REDIRECT_URI, event),
+        redirectUri,
         timeoutMs: 5_000,
         ...(p.fetch ? { fetch: p.fetch } : {}),
       };
@@ -118,20 +205,15 @@ export function createCallbackHandler(
           error: safeError(e),
         });
       }
-      return htmlPage(
-        200,
-        'Runkeeper account linked',
-        'Your backup has started. New and changed activities are saved automatically; you can close this page.',
-        clear,
-      );
+      return seeOther('linked', redirectUri);
     } catch (e) {
       if (e instanceof LinkError) {
         p.metrics.addMetric('LinkRefused', MetricUnit.Count, 1);
         p.logger.warn('link refused', { reason: e.code, status: e.status });
-        return htmlPage(e.status, 'Linking did not complete', e.message, clear);
+        return seeOther(RESULT_OF[e.code], redirectUri);
       }
       p.logger.error('callback failed', { error: safeError(e) });
-      return htmlPage(500, 'Something went wrong', 'Please start again later.', clear);
+      return seeOther('error', redirectUri);
     }
   });
 }
