@@ -10,9 +10,10 @@
  * an activity that has a path unless tz-lookup fails), `<time>` elements are omitted
  * rather than writing local wall-clock time as if it were UTC.
  */
-import { create } from 'xmlbuilder2';
+
 import { type Activity, normalizeActivity, valueAt } from './activity.ts';
 import { isoUtc } from './time.ts';
+import { create } from './xml.ts';
 
 export const GPX_NS = 'http://www.topografix.com/GPX/1/1';
 export const GPXTPX_NS = 'http://www.garmin.com/xmlschemas/TrackPointExtension/v2';

@@ -11,10 +11,11 @@
  * it were UTC and the document carries a comment saying so (the index row is flagged
  * `no-offset-no-position`).
  */
-import { create } from 'xmlbuilder2';
+
 import { type Activity, distanceFn, normalizeActivity, valueAt } from './activity.ts';
 import { fmt, HR_MAX_GAP_S, isActivity, XSI_NS, xmlSafe } from './gpx.ts';
 import { isoUtc } from './time.ts';
+import { create } from './xml.ts';
 
 export const TCX_NS = 'http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2';
 const SCHEMA_LOCATION = `${TCX_NS} http://www.garmin.com/xmlschemas/TrainingCenterDatabasev2.xsd`;
