@@ -1,16 +1,3 @@
-/**
- * Fetch one item (one queue message). Redelivery, duplicates and crashes are harmless:
- *  1. already synced at this revision → acknowledge without a call;
- *  2. no budget → re-send the message delayed to the budget's next slot and acknowledge
- *     (never burn receive counts on healthy work: H2);
- *  3. fetch (validated relative URI only); 404 → tombstone; revoked → park the account;
- *     invalid payload → FAILED with the reason; transient → throw (the queue retries, DLQ after 5);
- *  4. write the raw JSON at its deterministic key (identical bytes are not rewritten);
- *  5. mark SYNCED conditionally (an older revision never overwrites a newer one).
- * A crash between 4 and 5 leaves the object written and the item ENQUEUED: the redelivery
- * finds the same bytes and only writes the ledger.
- */
-import { budgetKey } from '../budget.ts';
 import {
   BudgetExhaustedError,
   describeError,
@@ -62,7 +49,7 @@ export async function handleFetch(
   if (!item || item.status === 'DELETED' || item.status === 'FAILED') return 'skipped';
   if (item.syncedRev >= msg.rev && item.syncedRev >= item.wantRev) return 'duplicate';
   const account = await deps.accounts.get(userId);
-  if (!account || account.status !== 'ACTIVE') return 'parked';
+  if (account?.status !== 'ACTIVE') return 'parked';
   const token = await deps.tokens.get(userId);
   if (!token) return 'parked';
   // The document fetched now is at least as new as every change recorded so far.
