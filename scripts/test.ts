@@ -20,6 +20,25 @@ if (major < 22) {
 ensurePythonTools(['moto', 'cfn-lint']);
 process.env.CHECKOV = ensureVenvTool(root, 'checkov', 'checkov');
 
+// Static checks first: TypeScript strict and Biome (each counts as one test in the summary).
+const checks: [string, string[]][] = [
+  [
+    'typecheck',
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', 'tsconfig.json'],
+  ],
+  ['lint', [join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome'), 'ci', '.']],
+];
+let staticPassed = 0;
+let staticFailed = 0;
+for (const [name, cmd] of checks) {
+  const r = spawnSync(process.execPath, cmd, { cwd: root, stdio: 'inherit' });
+  if (r.status === 0) staticPassed++;
+  else {
+    staticFailed++;
+    console.error(`[rk-sync] ${name} FAILED`);
+  }
+}
+
 const out = join(root, '.tmp', 'vitest.json');
 mkdirSync(join(root, '.tmp'), { recursive: true });
 rmSync(out, { force: true });
@@ -61,5 +80,7 @@ if (existsSync(out)) {
   failed = 1;
   console.error('vitest wrote no report');
 }
+passed += staticPassed;
+failed += staticFailed;
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(r.status !== 0 || failed > 0 || passed === 0 ? 1 : 0);
