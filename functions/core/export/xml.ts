@@ -8,7 +8,11 @@
 
 const INVALID = /[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
 
+const NEEDS_TEXT = /[&<>\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
+
 export function escText(s: string): string {
+  // Fast path: the numbers and timestamps that make up most of a track need no escaping.
+  if (!NEEDS_TEXT.test(s)) return s;
   return s.replace(INVALID, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -26,18 +30,30 @@ export class XmlElement {
   readonly name: string;
   readonly attrs: Attrs;
   readonly children: (XmlElement | { text: string } | { comment: string })[] = [];
-  readonly #ns: Map<string, string>;
+  /** Namespace bindings declared on this element; lookups walk up to the root. */
+  readonly #ns: Map<string, string> | undefined;
+  readonly #parent: XmlElement | undefined;
   readonly #doc: XmlDocument | undefined;
 
-  constructor(name: string, attrs: Attrs, inherited: Map<string, string>, doc?: XmlDocument) {
+  constructor(name: string, attrs: Attrs, parent: XmlElement | undefined, doc?: XmlDocument) {
     this.name = name;
     this.attrs = attrs;
+    this.#parent = parent;
     this.#doc = doc;
-    this.#ns = new Map(inherited);
     for (const [k, v] of Object.entries(attrs)) {
-      if (k === 'xmlns') this.#ns.set('', v);
-      else if (k.startsWith('xmlns:')) this.#ns.set(k.slice(6), v);
+      if (k === 'xmlns' || k.startsWith('xmlns:')) {
+        this.#ns ??= new Map();
+        this.#ns.set(k === 'xmlns' ? '' : k.slice(6), v);
+      }
     }
+  }
+
+  #lookup(prefix: string): string | undefined {
+    for (let e: XmlElement | undefined = this; e; e = e.#parent) {
+      const v = e.#ns?.get(prefix);
+      if (v !== undefined) return v;
+    }
+    return undefined;
   }
 
   /** `ele(name, attrs?)` or `ele(namespace, qualifiedName, attrs?)`. */
@@ -57,11 +73,11 @@ export class XmlElement {
       const colon = name.indexOf(':');
       const prefix = colon < 0 ? '' : name.slice(0, colon);
       const declared = prefix === '' ? attrs.xmlns : attrs[`xmlns:${prefix}`];
-      if (declared === undefined && this.#ns.get(prefix) !== ns) {
+      if (declared === undefined && this.#lookup(prefix) !== ns) {
         attrs = prefix === '' ? { xmlns: ns, ...attrs } : { [`xmlns:${prefix}`]: ns, ...attrs };
       }
     }
-    const el = new XmlElement(name, attrs, this.#ns, this.#doc);
+    const el = new XmlElement(name, attrs, this, this.#doc);
     this.children.push(el);
     return el;
   }
@@ -119,7 +135,7 @@ export class XmlDocument {
 
   ele(a: string, b?: string | Attrs, c?: Attrs): XmlElement {
     if (this.#root) throw new Error('an XML document has one root element');
-    const holder = new XmlElement('#document', {}, new Map(), this);
+    const holder = new XmlElement('#document', {}, undefined, this);
     this.#root = holder.ele(a, b, c);
     return this.#root;
   }
