@@ -59,7 +59,9 @@ log('local pipeline throughput');
 const pipe = await pipeline(quick ? 200 : 1000, quick ? 5 : 20);
 
 // ---- cost model
-const idleDynamo = Number((deployed?.idleRun as Record<string, number> | undefined)?.dynamodb ?? 3);
+const idleDynamo = Number(
+  (deployed?.idleRunRequests as Record<string, number> | undefined)?.DynamoDB ?? 11,
+);
 const perFetchDynamo = 7; // ledger get, account get, budget get+put, ledger get+put, row (see BENCHMARKS.md)
 const perFetchS3 = 10; // head+put for raw, gpx, tcx, geojson, index row
 const schedMs = 400;
@@ -195,7 +197,7 @@ Assumptions: scheduler ${schedMs} ms and fetcher ${fetchMs} ms at ${gb * 1024} M
 
 ### 6. Local pipeline with the limit lifted
 
-Sync of ${pipe.syncActivities} activities (HTTP + raw + GPX/TCX/GeoJSON/index): **${pipe.syncActivitiesPerSecond} activities/s**. Rendering alone on ${pipe.renderActivities} activities of ${fmt(pipe.renderPointsPerActivity)} points: **${pipe.renderActivitiesPerSecond} activities/s**; peak RSS ${pipe.peakRssMb} MB.
+Sync of ${pipe.syncActivities} activities (HTTP + raw + photos + GPX/TCX/GeoJSON/index, everything kept in an in-memory store): **${pipe.syncActivitiesPerSecond} activities/s**, peak RSS ${pipe.syncPeakRssMb} MB. Rendering alone on ${pipe.renderActivities} activities of ${fmt(pipe.renderPointsPerActivity)} points (GPX + TCX + GeoJSON + index row each): **${pipe.renderActivitiesPerSecond} activities/s**, peak RSS ${pipe.renderPeakRssMb} MB (process baseline ${pipe.baselineRssMb} MB).
 <!-- bench:end -->`;
 const mdPath = join(root, 'BENCHMARKS.md');
 const md = existsSync(mdPath)

@@ -146,7 +146,9 @@ export async function handleFetch(
       {
         reason: 'activity is still being recorded (is_live); stored, will be fetched again',
         permanent: false,
-        notBefore: deps.clock.now() + cfg.liveRetryMs,
+        // Revisit with a growing interval (30 min, 1 h, 2 h, … ≤ 24 h): a live session normally
+        // ends soon, and one that never does must not eat the budget.
+        notBefore: deps.clock.now() + Math.min(86_400_000, cfg.liveRetryMs * 2 ** item.attempts),
       },
       deps.clock.now(),
     );
