@@ -3,7 +3,7 @@
  * Commands: auth, sync, status, demo, export, import, invite. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { zipFromFile } from '../functions/adapters/zip.ts';
@@ -364,8 +364,14 @@ program
   .description(
     'render every derived file again from the raw documents: GPX, TCX, GeoJSON per activity, the CSV/NDJSON index and the manifest (after an upgrade, or if something was edited by hand)',
   )
-  .action(async (_opts, cmd: Command) => {
+  .option(
+    '--fit',
+    'also write fit/{userId}/fitnessActivities/{id}.fit (FIT activity files; activities without a known UTC start are skipped)',
+  )
+  .action(async (opts: { fit?: boolean }, cmd: Command) => {
     const { g, dataDir } = settingsOf(cmd);
+    // Loaded only when asked for: the FIT SDK's profile is ~1 MB of JavaScript.
+    const fit = opts.fit ? await import('../functions/core/export/fit.ts') : undefined;
     let stores: ReturnType<typeof openLocal>;
     try {
       stores = openLocal(dataDir, { mustExist: true });
@@ -377,24 +383,39 @@ program
     }
     try {
       const log = logFor(g);
-      const results: { userId: string; rendered: number; failed: number; rows: number }[] = [];
-      for (const a of await stores.accounts.list()) {
-        const deleted = new Set((await stores.ledger.list(a.userId, 'DELETED')).map((it) => it.id));
+      const results: {
+        userId: string;
+        rendered: number;
+        failed: number;
+        rows: number;
+        fit?: number;
+        fitSkipped?: number;
+        fitFailed?: number;
+      }[] = [];
+      // Linked accounts, and users whose archive came from `import` alone (no account).
+      const rawDir = resolve(dataDir, 'raw');
+      const userIds = new Set([
+        ...(await stores.accounts.list()).map((a) => a.userId),
+        ...(existsSync(rawDir) ? readdirSync(rawDir).filter((d) => /^[0-9]{1,20}$/.test(d)) : []),
+      ]);
+      for (const userId of userIds) {
+        const deleted = new Set((await stores.ledger.list(userId, 'DELETED')).map((it) => it.id));
         results.push({
-          userId: a.userId,
-          ...(await rerenderAll(stores.store, a.userId, log, deleted)),
+          userId,
+          ...(await rerenderAll(stores.store, userId, log, deleted)),
+          ...(fit && (await fit.writeFitFiles(stores.store, userId, log))),
         });
       }
       if (g.json) out(JSON.stringify({ dataDir, users: results }));
       else {
         for (const r of results) {
           out(
-            `rk-sync: user ${r.userId}: ${r.rendered} activities rendered, ${r.failed} failed, index of ${r.rows} rows, manifest rebuilt`,
+            `rk-sync: user ${r.userId}: ${r.rendered} activities rendered, ${r.failed} failed, index of ${r.rows} rows, manifest rebuilt${r.fit === undefined ? '' : `; ${r.fit} FIT files (${r.fitSkipped} without a UTC start, ${r.fitFailed} failed)`}`,
           );
         }
         if (results.length === 0) out('rk-sync: no account in this data directory');
       }
-      if (results.some((r) => r.failed > 0)) exitCode = EXIT.failed;
+      if (results.some((r) => r.failed > 0 || (r.fitFailed ?? 0) > 0)) exitCode = EXIT.failed;
     } finally {
       stores.close();
     }
