@@ -22,7 +22,7 @@ export interface PipelineResult {
   baselineRssMb: number;
 }
 
-function bigActivity(id: number, points: number): Record<string, unknown> {
+export function bigActivity(id: number, points: number): Record<string, unknown> {
   const path = [];
   const hr = [];
   const dist = [];
