@@ -174,14 +174,10 @@ export async function rerenderAll(
 ): Promise<{ rendered: number; failed: number; rows: number }> {
   let rendered = 0;
   let failed = 0;
-  for await (const key of store.list(`raw/${assertUserId(userId)}/fitnessActivities/`)) {
-    const m = /\/([0-9]{1,20})\.json$/.exec(key);
-    if (!m) continue;
-    const bytes = await store.get(key);
-    if (!bytes) continue;
+  for await (const { id, key, bytes } of rawActivities(store, userId)) {
     try {
       await writeDerived(store, userId, JSON.parse(dec.decode(bytes)), {
-        deleted: deletedIds.has(m[1]!),
+        deleted: deletedIds.has(id),
       });
       rendered++;
     } catch (e) {
@@ -212,4 +208,17 @@ export function mergeSources(rows: IndexRow[]): IndexRow[] {
     } else out.push(z);
   }
   return out;
+}
+
+/** Every stored raw fitness activity of a user (id, key, bytes); the re-render paths share it. */
+export async function* rawActivities(
+  store: ObjectStore,
+  userId: string,
+): AsyncGenerator<{ id: string; key: string; bytes: Uint8Array }> {
+  for await (const key of store.list(`raw/${assertUserId(userId)}/fitnessActivities/`)) {
+    const m = /\/([0-9]{1,20})\.json$/.exec(key);
+    if (!m) continue;
+    const bytes = await store.get(key);
+    if (bytes) yield { id: m[1]!, key, bytes };
+  }
 }

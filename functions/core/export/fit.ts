@@ -27,9 +27,10 @@ import type {
 } from '@garmin/fitsdk';
 import { Encoder, Profile, Utils } from '@garmin/fitsdk';
 import { describeError } from '../errors.ts';
-import { assertUserId, derivedKey } from '../keys.ts';
+import { derivedKey } from '../keys.ts';
 import type { Log, ObjectStore } from '../ports.ts';
 import { type Activity, distanceFn, normalizeActivity, type Segment, valueAt } from './activity.ts';
+import { rawActivities } from './derive.ts';
 import { HR_MAX_GAP_S, isActivity } from './gpx.ts';
 import { apportion } from './tcx.ts';
 
@@ -322,18 +323,14 @@ export async function writeFitFiles(
   let fit = 0;
   let fitSkipped = 0;
   let fitFailed = 0;
-  for await (const key of store.list(`raw/${assertUserId(userId)}/fitnessActivities/`)) {
-    const m = /\/([0-9]{1,20})\.json$/.exec(key);
-    if (!m) continue;
-    const bytes = await store.get(key);
-    if (!bytes) continue;
+  for await (const { id, key, bytes } of rawActivities(store, userId)) {
     try {
       const body = renderFit(JSON.parse(new TextDecoder().decode(bytes)));
       if (!body) {
         fitSkipped++;
         continue;
       }
-      const fitKey = derivedKey('fit', userId, { feed: 'fitnessActivities', id: m[1]! }, 'fit');
+      const fitKey = derivedKey('fit', userId, { feed: 'fitnessActivities', id }, 'fit');
       await store.put(fitKey, body, 'application/vnd.ant.fit');
       fit++;
     } catch (e) {
