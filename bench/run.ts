@@ -61,6 +61,7 @@ const pipeRun = spawnSync(
   [
     '--expose-gc',
     join(root, 'bench', 'pipeline-cli.ts'),
+    'full',
     String(quick ? 200 : 1000),
     String(quick ? 5 : 20),
   ],
