@@ -87,7 +87,16 @@ const perFetchS3 = 10; // head+put for raw, gpx, tcx, geojson, index row
 const schedMs = 400;
 const fetchMs = 900; // incl. ~300 ms Runkeeper latency per call
 const gb = 0.25;
-function usage(label: string, runs: number, fetches: number, storedMb: number): UsageMonth {
+// The SQS event source long-polls all the time: about 5 pollers × 3 ReceiveMessage calls a
+// minute (20 s long polls), whether or not there is work.
+const ESM_POLLS_PER_MINUTE = 5 * 3;
+function usage(
+  label: string,
+  runs: number,
+  fetches: number,
+  storedMb: number,
+  minutes: number,
+): UsageMonth {
   return {
     label,
     lambdaInvocations: runs + fetches,
@@ -97,7 +106,7 @@ function usage(label: string, runs: number, fetches: number, storedMb: number): 
     s3Puts: fetches * (perFetchS3 / 2),
     s3Gets: fetches * (perFetchS3 / 2),
     s3StoredGb: storedMb / 1024,
-    sqsRequests: fetches * 3,
+    sqsRequests: fetches * 3 + ESM_POLLS_PER_MINUTE * minutes,
     kmsRequests: runs + fetches * 2,
     logGb: ((runs + fetches) * 1.5) / 1024 / 1024,
     alarms: 2,
@@ -105,13 +114,16 @@ function usage(label: string, runs: number, fetches: number, storedMb: number): 
   };
 }
 const big = backfills.find((b) => b.strategy === 'rk-sync' && b.activities === Math.max(...sizes))!;
-const typical = monthlyCost(usage('typical month (30 activities)', 30 * 96, 30, 30 * 0.2));
+const typical = monthlyCost(
+  usage('typical month (30 activities)', 30 * 96, 30, 30 * 0.2, 30 * 24 * 60),
+);
 const backfillCost = monthlyCost(
   usage(
     `backfill of ${big.activities}`,
     big.schedulerInvocations,
     big.fetcherInvocations,
     big.activities * 0.2,
+    big.virtualSeconds / 60,
   ),
 );
 
@@ -209,7 +221,7 @@ ${bundleRows}
 | typical month (30 activities, 2,880 scheduler runs) | $${typical.total.toFixed(3)} | $${typical.variable.toFixed(4)} | ${costLines(typical)} |
 | backfill of ${fmt(big.activities)} (${big.schedulerInvocations} runs, ${big.fetcherInvocations} fetches) | $${backfillCost.total.toFixed(3)} | $${backfillCost.variable.toFixed(4)} | ${costLines(backfillCost)} |
 
-Assumptions: scheduler ${schedMs} ms and fetcher ${fetchMs} ms at ${gb * 1024} MB (arm64), ${perFetchDynamo} DynamoDB and ${perFetchS3} S3 requests per fetch, ${idleDynamo} DynamoDB requests per idle run, 200 KB stored per activity. Prices: ${Object.entries(
+Assumptions: the SQS event source's idle long polling (${ESM_POLLS_PER_MINUTE} ReceiveMessage calls a minute, inside SQS's free million a month), scheduler ${schedMs} ms and fetcher ${fetchMs} ms at ${gb * 1024} MB (arm64), ${perFetchDynamo} DynamoDB and ${perFetchS3} S3 requests per fetch, ${idleDynamo} DynamoDB requests per idle run, 200 KB stored per activity. Prices: ${Object.entries(
   PRICES,
 )
   .map(([k, v]) => `${k} ${v}`)
