@@ -105,6 +105,7 @@ export async function runScheduler(
   let slots: number[] = [];
   let picks: { feed: FeedName; id: string; wantRev: number }[] = [];
   let newWatermark: number | undefined;
+  let pagesPlanned = 0;
   try {
     try {
       // 1. Discovery refresh and singleton documents (rare).
@@ -206,6 +207,7 @@ export async function runScheduler(
 
       // 3. Backfill pages only while the ledger holds less work than this period can fetch.
       slots = await plannedSlots(deps, cfg, account, bkey, backfillPending(cfg, account));
+      pagesPlanned = s.pagesListed;
       picks = await deps.ledger.pick(userId, deps.clock.now(), slots.length, cfg.leaseMs);
       for (let guard = 0; guard < 1000 && picks.length < slots.length; guard++) {
         const feed = cfg.feeds.find((f) => account!.cursors[f] && !account!.cursors[f]!.done);
@@ -237,12 +239,15 @@ export async function runScheduler(
       s.outcome = e instanceof RateLimitedError ? 'rate-limited' : 'budget';
       s.error = describeError(e);
       slots = await plannedSlots(deps, cfg, account, bkey, backfillPending(cfg, account));
+      pagesPlanned = s.pagesListed;
       picks = await deps.ledger.pick(userId, deps.clock.now(), slots.length, cfg.leaseMs);
     }
 
-    // The pages listed above spent calls too: plan only what still leaves the next run its reserve.
-    slots = await plannedSlots(deps, cfg, account, bkey, backfillPending(cfg, account));
-    picks = picks.slice(0, slots.length);
+    // Pages listed above spent calls too: plan again so the next run keeps its reserve.
+    if (s.pagesListed > pagesPlanned) {
+      slots = await plannedSlots(deps, cfg, account, bkey, backfillPending(cfg, account));
+      picks = picks.slice(0, slots.length);
+    }
 
     // 4. Enqueue, one budget slot per message.
     s.enqueued = await enqueue(deps, userId, picks, slots, cfg.leaseMs);
