@@ -9,6 +9,7 @@ import type { Log } from '../../functions/core/ports.ts';
 import type { SyncConfig } from '../../functions/core/sync/config.ts';
 import {
   type CrashPoint,
+  emptyOutcomes,
   type FetcherDeps,
   type FetchOutcome,
   handleFetch,
@@ -85,18 +86,7 @@ export async function makeWorld(o: WorldOptions = {}): Promise<World> {
   const userIds = o.userIds ?? h.sim.users.map((u) => u.userId);
   const runs: RunSummary[] = [];
   const crashes: string[] = [];
-  const outcomes: Record<FetchOutcome | 'error', number> = {
-    synced: 0,
-    unchanged: 0,
-    duplicate: 0,
-    skipped: 0,
-    deferred: 0,
-    deleted: 0,
-    failed: 0,
-    parked: 0,
-    live: 0,
-    error: 0,
-  };
+  const outcomes: Record<FetchOutcome | 'error', number> = emptyOutcomes();
   const schedDeps = o.schedulerDeps ? o.schedulerDeps(h.deps) : h.deps;
   const fetchDeps = o.fetcherDeps ? o.fetcherDeps(h.deps) : h.deps;
   const esm = new EsmModel(

@@ -8,7 +8,7 @@ import { budgetKey } from '../budget.ts';
 import { describeError, isHealthGraphError } from '../errors.ts';
 import type { FetchMessage, WorkQueue } from '../ports.ts';
 import type { SyncConfig } from './config.ts';
-import { type FetcherDeps, type FetchOutcome, handleFetch } from './fetcher.ts';
+import { emptyOutcomes, type FetcherDeps, type FetchOutcome, handleFetch } from './fetcher.ts';
 import { type RunSummary, runScheduler } from './scheduler.ts';
 
 export interface LocalQueue extends WorkQueue {
@@ -53,18 +53,7 @@ export async function driveLocalSync(
   const maxReceives = opts.maxReceives ?? 5;
   const random = opts.random ?? Math.random;
   const p: Progress = {
-    outcomes: {
-      synced: 0,
-      unchanged: 0,
-      duplicate: 0,
-      skipped: 0,
-      deferred: 0,
-      deleted: 0,
-      failed: 0,
-      parked: 0,
-      live: 0,
-      error: 0,
-    },
+    outcomes: emptyOutcomes(),
     runs: 0,
     queued: 0,
   };

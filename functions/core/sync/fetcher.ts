@@ -27,6 +27,22 @@ export type FetchOutcome =
   | 'parked'
   | 'live';
 
+/** A zeroed counter per outcome (progress reports, simulations). */
+export function emptyOutcomes(): Record<FetchOutcome | 'error', number> {
+  return {
+    synced: 0,
+    unchanged: 0,
+    duplicate: 0,
+    skipped: 0,
+    deferred: 0,
+    deleted: 0,
+    failed: 0,
+    parked: 0,
+    live: 0,
+    error: 0,
+  };
+}
+
 export interface FetcherDeps extends SchedulerDeps {
   /** Downloads an activity photo (content host, no token, no API budget). */
   media?: (url: string) => Promise<Media>;
