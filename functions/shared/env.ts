@@ -54,7 +54,8 @@ export const ENV_SCHEMAS = {
     ...tokens,
     CLIENT_ID: nonEmpty,
     CLIENT_SECRET_PARAM: paramName,
-    TOKEN_KMS_KEY_ID: nonEmpty,
+    // Unset when the stack is deployed with encryption=aws-managed: tokens go under aws/ssm.
+    TOKEN_KMS_KEY_ID: z.optional(nonEmpty),
     API_BASE_URL: url,
     AUTH_BASE_URL: url,
     REDIRECT_URI: z.optional(url),

@@ -5,7 +5,7 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { DescribeParametersCommand, GetParameterCommand } from '@aws-sdk/client-ssm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -190,7 +190,7 @@ describe('SqsWorkQueue and SsmTokenStore', () => {
   });
 
   it('stores tokens as SecureStrings under the prefix and reads them back decrypted', async () => {
-    const t = new SsmTokenStore(c.ssm, '/rk-sync/test/tokens/', env.kmsKeyArn);
+    const t = new SsmTokenStore(c.ssm, '/rk-sync/test/tokens/', { kmsKeyId: env.kmsKeyArn });
     expect(await t.get('42')).toBeUndefined();
     await t.put('42', 'tok-secret');
     await t.put('42', 'tok-secret-2');
@@ -212,6 +212,46 @@ describe('SqsWorkQueue and SsmTokenStore', () => {
     await cached.delete('43');
     expect(await cached.get('43')).toBeUndefined();
     await expect(new SsmTokenStore(c.ssm, '/p/').put('1', 'x')).rejects.toThrow(/read-only/);
+  });
+
+  it('without a KMS key id (encryption=aws-managed) writes SecureStrings under aws/ssm', async () => {
+    const prefix = '/rk-sync/test-aws-managed/tokens/';
+    const sent: { KeyId?: string; Type?: string }[] = [];
+    const spy =
+      (next: (a: unknown) => Promise<unknown>, ctx: { commandName?: string }) =>
+      async (args: unknown) => {
+        if (ctx.commandName === 'PutParameterCommand') {
+          sent.push((args as { input: { KeyId?: string; Type?: string } }).input);
+        }
+        return next(args);
+      };
+    c.ssm.middlewareStack.add(spy as never, { step: 'initialize', name: 'rkSpyPutParameter' });
+    try {
+      const t = new SsmTokenStore(c.ssm, prefix, { kmsKeyId: undefined });
+      await t.put('44', 'tok-default-key');
+      const cmk = new SsmTokenStore(c.ssm, prefix, { kmsKeyId: env.kmsKeyArn });
+      await cmk.put('45', 'tok-cmk');
+      expect(sent).toHaveLength(2);
+      expect(sent[0]?.Type).toBe('SecureString');
+      expect(sent[0]).not.toHaveProperty('KeyId');
+      expect(sent[1]?.KeyId).toBe(env.kmsKeyArn);
+      expect(await t.get('44')).toBe('tok-default-key');
+      const raw = await c.ssm.send(new GetParameterCommand({ Name: `${prefix}44` }));
+      expect(raw.Parameter?.Type).toBe('SecureString');
+      expect(raw.Parameter?.Value).not.toBe('tok-default-key');
+      const described = await c.ssm.send(
+        new DescribeParametersCommand({
+          ParameterFilters: [{ Key: 'Name', Values: [`${prefix}44`, `${prefix}45`] }],
+        }),
+      );
+      const keyOf = (n: string) => described.Parameters?.find((d) => d.Name === n)?.KeyId;
+      expect(keyOf(`${prefix}44`)).toBe('alias/aws/ssm');
+      expect(keyOf(`${prefix}45`)).toBe(env.kmsKeyArn);
+      await t.delete('44');
+      await t.delete('45');
+    } finally {
+      c.ssm.middlewareStack.remove('rkSpyPutParameter');
+    }
   });
 });
 

@@ -454,4 +454,26 @@ describe('environment', () => {
     expect(e.RATE_LIMIT_WINDOW_SECONDS).toBe(1.5);
     expect(e.API_BASE_URL).toBe('http://127.0.0.1:2/api');
   });
+
+  it('the callback takes TOKEN_KMS_KEY_ID when set and runs without it (encryption=aws-managed)', () => {
+    const callbackEnv = {
+      TABLE_NAME: 't',
+      CLIENT_ID: 'cid',
+      AUTH_BASE_URL: AUTH,
+      RATE_LIMIT_CALLS: '100',
+      RATE_LIMIT_WINDOW_SECONDS: '900',
+      TOKEN_PARAM_PREFIX: '/rk-sync/t/tokens/',
+      CLIENT_SECRET_PARAM: '/rk-sync/client-secret',
+      API_BASE_URL: API,
+      SCHEDULER_FUNCTION_NAME: 'scheduler',
+    };
+    expect(parseEnv('callback', callbackEnv).TOKEN_KMS_KEY_ID).toBeUndefined();
+    expect(
+      parseEnv('callback', { ...callbackEnv, TOKEN_KMS_KEY_ID: 'alias/test' }).TOKEN_KMS_KEY_ID,
+    ).toBe('alias/test');
+    // Set but blank is a broken deployment, not the aws-managed mode.
+    expect(() => parseEnv('callback', { ...callbackEnv, TOKEN_KMS_KEY_ID: ' ' })).toThrow(
+      /TOKEN_KMS_KEY_ID/,
+    );
+  });
 });

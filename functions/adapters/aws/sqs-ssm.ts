@@ -43,18 +43,30 @@ export class SqsWorkQueue implements WorkQueue {
   }
 }
 
-/** One SecureString per linked account: `${prefix}${userId}`, encrypted under the stack key. */
+/** How a writable token store encrypts what it writes. */
+export interface TokenWriteOptions {
+  /**
+   * KMS key for the SecureStrings (the stack's customer-managed key). Unset: `KeyId` is left
+   * out of PutParameter, so SSM uses the account's AWS-managed `aws/ssm` key.
+   */
+  readonly kmsKeyId?: string | undefined;
+}
+
+/**
+ * One SecureString per linked account: `${prefix}${userId}`, encrypted under the stack key or
+ * `aws/ssm`. Read-only unless constructed with write options (only the callback writes).
+ */
 export class SsmTokenStore implements TokenStore {
   readonly #ssm: SSMClient;
   readonly #prefix: string;
-  readonly #keyId: string | undefined;
-  constructor(ssm: SSMClient, prefix: string, kmsKeyId?: string) {
+  readonly #write: TokenWriteOptions | undefined;
+  constructor(ssm: SSMClient, prefix: string, write?: TokenWriteOptions) {
     if (!prefix.startsWith('/') || !prefix.endsWith('/')) {
       throw new Error('token parameter prefix must start and end with /');
     }
     this.#ssm = ssm;
     this.#prefix = prefix;
-    this.#keyId = kmsKeyId;
+    this.#write = write;
   }
 
   #name(userId: string): string {
@@ -74,13 +86,14 @@ export class SsmTokenStore implements TokenStore {
   }
 
   async put(userId: string, token: string): Promise<void> {
-    if (!this.#keyId) throw new Error('token store is read-only here (no KMS key configured)');
+    if (!this.#write) throw new Error('token store is read-only here (no write options)');
+    const { kmsKeyId } = this.#write;
     await this.#ssm.send(
       new PutParameterCommand({
         Name: this.#name(userId),
         Value: token,
         Type: 'SecureString',
-        KeyId: this.#keyId,
+        ...(kmsKeyId ? { KeyId: kmsKeyId } : {}),
         Overwrite: true,
         Description: 'rk-sync: Runkeeper access token of one linked account',
       }),

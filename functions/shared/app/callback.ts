@@ -157,7 +157,9 @@ export function awsCallbackPorts(
   return {
     states: new DynamoAuthStateStore(p.clients.ddb, env.TABLE_NAME),
     accounts: new DynamoAccountStore(p.clients.ddb, env.TABLE_NAME),
-    tokens: new SsmTokenStore(p.clients.ssm, env.TOKEN_PARAM_PREFIX, env.TOKEN_KMS_KEY_ID),
+    tokens: new SsmTokenStore(p.clients.ssm, env.TOKEN_PARAM_PREFIX, {
+      kmsKeyId: env.TOKEN_KMS_KEY_ID,
+    }),
     budget: budgetFrom(env, p),
     clientSecret: clientSecretReader(p, env.CLIENT_SECRET_PARAM),
   };
