@@ -28,6 +28,12 @@ export interface RkSyncConfig {
   readonly removalPolicy: RemovalPolicy;
   /** Powertools log level for every function. */
   readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * `cmk`: one customer-managed KMS key for the bucket, table, queues, topic and tokens.
+   * `aws-managed`: no customer-managed key (AWS-managed/owned keys; saves $1–3/month, see
+   * docs/DEPLOY.md §8).
+   */
+  readonly encryption: 'cmk' | 'aws-managed';
 }
 
 export const DEFAULT_CLIENT_ID = 'REPLACE_ME';
@@ -43,6 +49,7 @@ export const DEFAULTS = {
   apiBaseUrl: 'https://api.runkeeper.com',
   authBaseUrl: 'https://runkeeper.com',
   logLevel: 'INFO',
+  encryption: 'cmk',
 } as const;
 
 function str(scope: Construct, key: string): string | undefined {
@@ -143,6 +150,7 @@ export function loadConfig(scope: Construct): RkSyncConfig {
     authBaseUrl: httpsUrl(scope, 'authBaseUrl', DEFAULTS.authBaseUrl),
     removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     logLevel: oneOf(scope, 'logLevel', ['DEBUG', 'INFO', 'WARN', 'ERROR'], DEFAULTS.logLevel),
+    encryption: oneOf(scope, 'encryption', ['cmk', 'aws-managed'], DEFAULTS.encryption),
   };
   if (config.clientId === DEFAULT_CLIENT_ID) {
     Annotations.of(scope).addWarningV2(

@@ -67,6 +67,7 @@ export const MEDIA_PREFIX = 'media/';
 const KMS_WILDCARDS_REASON =
   'kms:GenerateDataKey* / kms:ReEncrypt* come from CDK grant* helpers for the stack CMK; the ' +
   'statement is scoped to that single key ARN, so the wildcard only spans variants of one operation.';
+const KMS_WILDCARD_FINDINGS = ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'];
 const TABLE_INDEX_REASON =
   'DynamoDB grant* adds <table>/index/* so the function can Query the byWork GSI of its own table; ' +
   'the table has exactly one index.';
@@ -82,14 +83,23 @@ export class RkSyncStack extends Stack {
     this.tokenParamPrefix = `/rk-sync/${this.stackName}/tokens/`;
 
     // ---------------------------------------------------------------- encryption
-    const key = new kms.Key(this, 'DataKey', {
-      description: 'rk-sync: archive bucket, ledger table, queues, alarm topic and OAuth tokens',
-      enableKeyRotation: true,
-      removalPolicy,
-      ...(ephemeral ? { pendingWindow: Duration.days(7) } : {}),
-    });
+    // `cmk` (default): one customer-managed key for everything. `aws-managed`: no key resource;
+    // the archive uses aws/s3, the table its AWS-owned key, the queues SQS-managed SSE and the
+    // tokens aws/ssm. Those AWS-managed key policies already allow every principal of the
+    // account to use them through their service (kms:ViaService + kms:CallerAccount), so no
+    // function gets a kms: statement in that mode.
+    const key =
+      config.encryption === 'cmk'
+        ? new kms.Key(this, 'DataKey', {
+            description:
+              'rk-sync: archive bucket, ledger table, queues, alarm topic and OAuth tokens',
+            enableKeyRotation: true,
+            removalPolicy,
+            ...(ephemeral ? { pendingWindow: Duration.days(7) } : {}),
+          })
+        : undefined;
     // CloudWatch alarms publish to the KMS-encrypted alarm topic: the service needs the key.
-    key.addToResourcePolicy(
+    key?.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'AllowCloudWatchAlarmsToUseKeyForSns',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
@@ -114,8 +124,10 @@ export class RkSyncStack extends Stack {
     const bucket = new s3.Bucket(this, 'ArchiveBucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: key,
+      // aws-managed: SSE-KMS under aws/s3 (still KMS, so the same checks hold), bucket key on.
+      ...(key
+        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: key }
+        : { encryption: s3.BucketEncryption.KMS_MANAGED }),
       bucketKeyEnabled: true,
       enforceSSL: true,
       versioned: true,
@@ -140,8 +152,9 @@ export class RkSyncStack extends Stack {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: 'expiresAt',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: key,
+      ...(key
+        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }
+        : { encryption: dynamodb.TableEncryption.DEFAULT }),
       deletionProtection: !ephemeral,
       removalPolicy,
     });
@@ -153,19 +166,25 @@ export class RkSyncStack extends Stack {
     });
 
     // ---------------------------------------------------------------- queue
+    const queueEncryption: Pick<
+      sqs.QueueProps,
+      'encryption' | 'encryptionMasterKey' | 'dataKeyReuse'
+    > = key
+      ? {
+          encryption: sqs.QueueEncryption.KMS,
+          encryptionMasterKey: key,
+          // Fewer KMS calls: SQS reuses a data key for up to 24 h.
+          dataKeyReuse: Duration.hours(24),
+        }
+      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
     const dlq = new sqs.Queue(this, 'FetchDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: key,
-      dataKeyReuse: Duration.hours(24),
+      ...queueEncryption,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
       removalPolicy,
     });
     const queue = new sqs.Queue(this, 'FetchQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: key,
-      // Fewer KMS calls: SQS reuses a data key for up to 24 h.
-      dataKeyReuse: Duration.hours(24),
+      ...queueEncryption,
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(TIMEOUTS.fetcher.toSeconds() * VISIBILITY_FACTOR),
       retentionPeriod: Duration.days(14),
@@ -174,9 +193,13 @@ export class RkSyncStack extends Stack {
     });
 
     // ---------------------------------------------------------------- alarms
+    // aws-managed: the topic stays without SSE. CloudWatch alarms cannot publish to a topic
+    // under aws/sns (its key policy cannot grant cloudwatch.amazonaws.com, so every alarm
+    // notification would be dropped with KMS AccessDenied); only a customer-managed key works.
+    // The topic carries alarm state changes only (no user data, no tokens) and is TLS-only.
     const alarmTopic = new sns.Topic(this, 'AlarmTopic', {
       displayName: 'rk-sync alarms',
-      masterKey: key,
+      ...(key ? { masterKey: key } : {}),
       enforceSSL: true,
     });
     if (config.alarmEmail !== undefined) {
@@ -292,10 +315,7 @@ export class RkSyncStack extends Stack {
       },
     });
     table.grantReadWriteData(authorize);
-    authorize.acknowledgeWildcards(
-      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
-      KMS_WILDCARDS_REASON,
-    );
+    if (key) authorize.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
     authorize.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
 
     const scheduler = new AppFunction(this, 'SchedulerFunction', {
@@ -329,11 +349,9 @@ export class RkSyncStack extends Stack {
         'only known at runtime; writes are limited to index/, the rest is read-only.',
     );
     scheduler.grantActions(['ssm:GetParameter'], [tokenParamArn]);
-    key.grantDecrypt(scheduler);
-    scheduler.acknowledgeWildcards(
-      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
-      KMS_WILDCARDS_REASON,
-    );
+    // Token SecureStrings: the stack key (cmk) or aws/ssm, whose key policy already allows it.
+    key?.grantDecrypt(scheduler);
+    if (key) scheduler.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
     scheduler.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     scheduler.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
 
@@ -347,7 +365,8 @@ export class RkSyncStack extends Stack {
         CLIENT_ID: config.clientId,
         CLIENT_SECRET_PARAM: config.clientSecretParameter,
         TOKEN_PARAM_PREFIX: this.tokenParamPrefix,
-        TOKEN_KMS_KEY_ID: key.keyArn,
+        // Unset with encryption=aws-managed: the token store then writes under aws/ssm.
+        ...(key ? { TOKEN_KMS_KEY_ID: key.keyArn } : {}),
         API_BASE_URL: config.apiBaseUrl,
         AUTH_BASE_URL: config.authBaseUrl,
         REDIRECT_URI: callbackUrl,
@@ -364,12 +383,11 @@ export class RkSyncStack extends Stack {
       ['ssm:GetParameter', 'ssm:PutParameter', 'ssm:DeleteParameter'],
       [tokenParamArn],
     );
-    key.grant(callback, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
+    // Tokens are written under the stack key (cmk); with encryption=aws-managed, PutParameter
+    // omits KeyId, SSM uses aws/ssm, and that key's policy covers this role: no kms grant.
+    key?.grant(callback, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
     scheduler.grantInvokeLatestVersion(callback);
-    callback.acknowledgeWildcards(
-      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
-      KMS_WILDCARDS_REASON,
-    );
+    if (key) callback.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
     callback.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     callback.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
 
@@ -387,11 +405,8 @@ export class RkSyncStack extends Stack {
     });
     table.grantReadWriteData(deauthorize);
     deauthorize.grantActions(['ssm:GetParameter', 'ssm:DeleteParameter'], [tokenParamArn]);
-    key.grantDecrypt(deauthorize);
-    deauthorize.acknowledgeWildcards(
-      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
-      KMS_WILDCARDS_REASON,
-    );
+    key?.grantDecrypt(deauthorize);
+    if (key) deauthorize.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
     deauthorize.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     deauthorize.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
     if (config.onRevoke === 'delete') {
@@ -426,7 +441,7 @@ export class RkSyncStack extends Stack {
     });
     table.grantReadWriteData(fetcher);
     fetcher.grantActions(['ssm:GetParameter'], [tokenParamArn]);
-    key.grantDecrypt(fetcher);
+    key?.grantDecrypt(fetcher);
     const fetcherPrefixes = [...DATA_PREFIXES, MEDIA_PREFIX];
     grantObjects(fetcher, bucket, key, fetcherPrefixes, ['s3:GetObject', 's3:PutObject']);
     // Deferred work is acknowledged and re-sent with DelaySeconds (H2), never failed.
@@ -443,10 +458,7 @@ export class RkSyncStack extends Stack {
         maxConcurrency: FETCHER_MAX_CONCURRENCY,
       }),
     );
-    fetcher.acknowledgeWildcards(
-      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
-      KMS_WILDCARDS_REASON,
-    );
+    if (key) fetcher.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
     fetcher.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     fetcher.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
     fetcher.acknowledgeWildcards(
@@ -473,10 +485,7 @@ export class RkSyncStack extends Stack {
       prefix: IMPORT_PREFIX,
       suffix: '.zip',
     });
-    importer.acknowledgeWildcards(
-      ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'],
-      KMS_WILDCARDS_REASON,
-    );
+    if (key) importer.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
     importer.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     importer.acknowledgeWildcards(
       [IMPORT_PREFIX, ...DATA_PREFIXES].map((p) => `Resource::${bucketArnToken}/${p}*`),
@@ -563,11 +572,14 @@ export class RkSyncStack extends Stack {
   }
 }
 
-/** S3 object access on exact prefixes plus the key operations SSE-KMS (bucket key) needs. */
+/**
+ * S3 object access on exact prefixes plus the key operations SSE-KMS (bucket key) needs on the
+ * stack key; under aws/s3 (no `key`) the AWS-managed key policy already covers the role.
+ */
 function grantObjects(
   fn: AppFunction,
   bucket: s3.IBucket,
-  key: kms.IKey,
+  key: kms.IKey | undefined,
   prefixes: readonly string[],
   actions: string[],
 ): void {
@@ -580,5 +592,5 @@ function grantObjects(
   const kmsActions = actions.includes('s3:PutObject')
     ? ['kms:Decrypt', 'kms:GenerateDataKey']
     : ['kms:Decrypt'];
-  key.grant(fn, ...kmsActions);
+  key?.grant(fn, ...kmsActions);
 }

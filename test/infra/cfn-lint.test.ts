@@ -5,8 +5,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from './synth-helper.ts';
 
-// Synthesise the default configuration and the ephemeral/onRevoke=delete variant (which adds
-// the auto-delete custom resource and delete grants) into a temp cloud assembly.
+// Synthesise the default configuration, the ephemeral/onRevoke=delete variant (which adds
+// the auto-delete custom resource and delete grants) and encryption=aws-managed (no
+// customer-managed key) into a temp cloud assembly.
 const outdir = mkdtempSync(path.join(tmpdir(), 'rk-sync-cfn-lint-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
@@ -16,6 +17,10 @@ function synthTemplates(): string[] {
     outdir,
     context: { stackName: 'RkSyncEphemeral', onRevoke: 'delete', removalPolicy: 'destroy' },
   }).app.synth();
+  buildApp({
+    outdir,
+    context: { stackName: 'RkSyncAwsManaged', encryption: 'aws-managed' },
+  }).app.synth();
   return readdirSync(outdir)
     .filter((f) => f.endsWith('.template.json'))
     .map((f) => path.join(outdir, f));
@@ -24,7 +29,7 @@ function synthTemplates(): string[] {
 describe('cfn-lint', () => {
   it('reports nothing on the synthesised templates', () => {
     const templates = synthTemplates();
-    expect(templates.length).toBe(2);
+    expect(templates.length).toBe(3);
     const cmd = process.env.CFN_LINT ?? 'cfn-lint';
     // No rule is ignored: the only finding CDK produced by default (W3005, redundant
     // DependsOn on the execution role) is removed in infra/constructs/depends-on.ts.
