@@ -61,6 +61,8 @@ export const IMPORT_PREFIX = 'imports/';
 /** The assembled index (scheduler) and the stored objects its manifest lists. */
 export const INDEX_PREFIX = 'index/';
 export const MANIFEST_PREFIXES = ['raw/', 'gpx/', 'tcx/', 'geojson/'] as const;
+/** Singleton documents the scheduler stores (functions/core/keys.ts DOCS). */
+export const SINGLETON_DOCS = ['profile', 'settings', 'records'] as const;
 /** Activity photos: media/{userId}/fitnessActivities/{id}/… (fetcher only; the import has none). */
 export const MEDIA_PREFIX = 'media/';
 
@@ -343,10 +345,20 @@ export class RkSyncStack extends Stack {
     // raw and derived objects for the manifest's hashes and sizes. No delete, no media/.
     grantObjects(scheduler, bucket, key, [INDEX_PREFIX], ['s3:GetObject', 's3:PutObject']);
     grantObjects(scheduler, bucket, key, MANIFEST_PREFIXES, ['s3:GetObject']);
+    // Profile, settings and records (singleton documents, stored weekly by the scheduler):
+    // exactly raw/{userId}/{doc}/latest.json, nothing else under raw/.
+    scheduler.grantActions(
+      ['s3:PutObject'],
+      SINGLETON_DOCS.map((d) => bucket.arnForObjects(`raw/*/${d}/latest.json`)),
+    );
     scheduler.acknowledgeWildcards(
-      [INDEX_PREFIX, ...MANIFEST_PREFIXES].map((p) => `Resource::${bucketArnToken}/${p}*`),
-      'The index and manifest cover one user: keys are {prefix}{userId}/… with the user id ' +
-        'only known at runtime; writes are limited to index/, the rest is read-only.',
+      [
+        ...[INDEX_PREFIX, ...MANIFEST_PREFIXES].map((p) => `Resource::${bucketArnToken}/${p}*`),
+        ...SINGLETON_DOCS.map((d) => `Resource::${bucketArnToken}/raw/*/${d}/latest.json`),
+      ],
+      'The index, manifest and singleton documents cover one user: keys are {prefix}{userId}/… ' +
+        'with the user id only known at runtime; writes are limited to index/ and ' +
+        'raw/{userId}/{profile,settings,records}/latest.json, the rest is read-only.',
     );
     scheduler.grantActions(['ssm:GetParameter'], [tokenParamArn]);
     // Token SecureStrings: the stack key (cmk) or aws/ssm, whose key policy already allows it.

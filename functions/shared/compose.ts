@@ -68,6 +68,9 @@ export function syncDeps(
   };
   const cfg = defaultSyncConfig(budget.config, {
     ...(env.SCHEDULE_MINUTES !== undefined ? { periodMs: env.SCHEDULE_MINUTES * 60_000 } : {}),
+    // The scheduler (the only function with SCHEDULE_MINUTES and a bucket) stores profile,
+    // settings and records: three calls at link time, then weekly.
+    ...(env.SCHEDULE_MINUTES !== undefined && env.BUCKET_NAME ? { docs: true } : {}),
     ...p.syncOverrides,
   });
   return { deps, cfg };

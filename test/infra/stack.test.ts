@@ -679,7 +679,11 @@ describe('IAM least privilege (X4)', () => {
     );
     expect(puts).toContain('/index/*');
     for (const p of ['raw', 'gpx', 'tcx', 'geojson', 'media', 'imports'])
-      expect(puts).not.toContain(`/${p}/*`);
+      expect(puts).not.toContain(`/${p}/*"`);
+    // Under raw/ only the three singleton documents, one key per user each.
+    for (const d of ['profile', 'settings', 'records'])
+      expect(puts).toContain(`/raw/*/${d}/latest.json`);
+    expect(puts.match(/\/raw\//g)).toHaveLength(3);
     const gets = JSON.stringify(
       s3St.filter((s) => asArray(s.Action).includes('s3:GetObject')).map((s) => s.Resource),
     );

@@ -79,6 +79,10 @@ describe('deployed design on moto + simulator', () => {
     const raw = r.manifest.filter((f) => f.key.startsWith(`raw/${h.userId}/`));
     expect(raw.length).toBeGreaterThanOrEqual(stored.length);
     expect(raw.every((f) => /^[0-9a-f]{64}$/.test(f.sha256) && f.size > 0)).toBe(true);
+    // Profile, settings and records, stored by the scheduler's first run.
+    for (const doc of ['profile', 'settings', 'records']) {
+      expect(raw.map((f) => f.key)).toContain(`raw/${h.userId}/${doc}/latest.json`);
+    }
     expect(r.nextRunS3).toBe(0);
   }, 60_000);
 
