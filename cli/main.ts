@@ -221,6 +221,10 @@ program
     "also store each activity's comment thread (one more call per activity with comments)",
   )
   .option('--api-base-url <url>', 'API base URL (default: the one used by auth)', urlOption)
+  .option(
+    '--retry-failed',
+    'fetch again the items that failed (invalid payloads) or are backing off after errors',
+  )
   .addHelpText('after', `\n${EXIT_CODES_HELP}`)
   .action(async (opts, cmd: Command) => {
     const { g, cfg, dataDir } = settingsOf(cmd);
@@ -246,6 +250,7 @@ program
         ),
         feeds,
         comments: opts.comments ?? cfg.comments ?? false,
+        retryFailed: opts.retryFailed === true,
         signal: controller.signal,
         log: logFor(g),
         progress: chooseMode(g),

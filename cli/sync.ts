@@ -17,6 +17,7 @@ import type { LedgerCounts, LedgerItem, Log } from '../functions/core/ports.ts';
 import { defaultSyncConfig } from '../functions/core/sync/config.ts';
 import { type DriveResult, driveLocalSync } from '../functions/core/sync/driver.ts';
 import type { FetcherDeps } from '../functions/core/sync/fetcher.ts';
+import { reopenFailed } from '../functions/core/sync/retry.ts';
 import { CliError, EXIT } from './errors.ts';
 import { acquireSyncLock, budgetConfig, budgetFor, type LocalStores } from './local.ts';
 import {
@@ -34,6 +35,8 @@ export interface SyncRunOptions {
   rateWindowSeconds: number;
   feeds: FeedName[];
   comments: boolean;
+  /** Re-open FAILED and backing-off items before syncing. */
+  retryFailed?: boolean;
   signal: AbortSignal;
   log: Log;
   progress: ProgressMode;
@@ -140,6 +143,13 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
         if (!a?.lastRun || a.lastRun.lastDueAt === undefined) break;
         const { lastDueAt: _gone, ...rest } = a.lastRun;
         if (await stores.accounts.save({ ...a, lastRun: rest })) break;
+      }
+    }
+
+    if (o.retryFailed) {
+      for (const userId of active) {
+        const n = await reopenFailed(stores.ledger, userId, clock.now());
+        if (n > 0) o.log.info(`re-opened ${n} failed item(s) for user ${userId}`);
       }
     }
 

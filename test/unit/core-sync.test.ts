@@ -7,6 +7,7 @@ import { budgetKey } from '../../functions/core/budget.ts';
 import { FEED_NAMES } from '../../functions/core/keys.ts';
 import { driveLocalSync } from '../../functions/core/sync/driver.ts';
 import { handleFetch } from '../../functions/core/sync/fetcher.ts';
+import { reopenFailed } from '../../functions/core/sync/retry.ts';
 import { runScheduler } from '../../functions/core/sync/scheduler.ts';
 import { type CoreHarness, coreHarness, storedIds } from '../helpers/core-harness.ts';
 
@@ -310,6 +311,11 @@ describe('bad payloads (B9, B11)', () => {
       expect(h.sim.callLog.filter((c) => c.path === `/fitnessActivities/${victim}`).length).toBe(
         calls,
       );
+      // `sync --retry-failed` re-opens it: fetched again (and stored, the fault is gone).
+      expect(await reopenFailed(h.ledger, userId, h.clock.now())).toBe(1);
+      await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
+      expect((await h.ledger.get(userId, 'fitnessActivities', victim!))?.status).toBe('SYNCED');
+      expect(await h.store.get(`raw/${userId}/fitnessActivities/${victim}.json`)).toBeDefined();
     },
   );
 
