@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { vi } from 'vitest';
 import { loadConfig } from '../../infra/config.ts';
 import { RkSyncStack } from '../../infra/stack.ts';
 
@@ -40,4 +41,40 @@ export function buildApp(options: SynthOptions = {}): { app: App; stack: RkSyncS
   const stack = new RkSyncStack(app, config.stackName, { config });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
+}
+
+export interface AckAudit {
+  /** Every cdk-nag acknowledgement the stack made, with the construct path it was made on. */
+  acks: { path: string; id: string }[];
+  /** Acknowledgements that match no real AwsSolutions finding on (or under) their construct. */
+  stale: string[];
+}
+
+/**
+ * Synthesises the stack without cdk-nag, records every `Validations.acknowledge` call, runs
+ * the AwsSolutions checks directly, and reports acknowledgements that no finding justifies.
+ */
+export function auditAcknowledgements(context: Record<string, unknown>): AckAudit {
+  const acks: { path: string; id: string }[] = [];
+  const spy = vi.spyOn(Validations.prototype, 'acknowledge').mockImplementation(function (
+    this: unknown,
+    ...rules
+  ) {
+    const scope = (this as { scope: { node: { path: string } } }).scope;
+    for (const r of rules) acks.push({ path: scope.node.path, id: r.id });
+  });
+  try {
+    const { stack } = buildApp({ context, nag: false });
+    const found = new AwsSolutionsChecks()
+      .validateScope(stack)
+      .violations.flatMap((v) =>
+        v.violatingResources.map((r) => ({ id: v.ruleName, path: r.constructPath ?? '' })),
+      );
+    const stale = acks
+      .filter((a) => !found.some((f) => f.id === a.id && f.path.startsWith(`${a.path}/`)))
+      .map((a) => `${a.path} ${a.id}`);
+    return { acks: [...acks], stale };
+  } finally {
+    spy.mockRestore();
+  }
 }
