@@ -1,12 +1,14 @@
 /**
- * The whole test suite: makes sure the Python tools the tests drive are installed (moto
- * server, cfn-lint), runs vitest, and ends with the plain `N passed, N failed` line CI reads.
+ * The whole test suite: makes sure the tools the tests drive are installed (moto server,
+ * cfn-lint and checkov from PyPI; Chromium and xmllint from Debian), runs vitest, and ends
+ * with the plain `N passed, N failed` line CI reads.
  * Usage: npm test [-- <vitest filters>]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePythonTools, ensureVenvTool } from './python-tools.ts';
+import { ensureDebianTools } from './system-tools.ts';
 
 const root = join(import.meta.dirname, '..');
 const major = Number(process.versions.node.split('.')[0]);
@@ -18,6 +20,7 @@ if (major < 22) {
 }
 
 ensurePythonTools(['moto', 'cfn-lint']);
+ensureDebianTools(['chromium', 'xmllint']);
 process.env.CHECKOV = ensureVenvTool(root, 'checkov', 'checkov');
 
 // Static checks first: TypeScript strict and Biome (each counts as one test in the summary).
