@@ -106,7 +106,7 @@ export async function buildIndex(
   store: ObjectStore,
   userId: string,
   deletedIds: ReadonlySet<string> = new Set(),
-): Promise<{ rows: number }> {
+): Promise<{ rows: number; merged: Record<string, string> }> {
   const keys = await keysUnder(store, `index/${assertUserId(userId)}/rows/`);
   const read = await mapLimit(keys, READ_CONCURRENCY, async (key) => {
     const bytes = await store.get(key);
@@ -133,7 +133,12 @@ export async function buildIndex(
     enc.encode(ndjson ? `${ndjson}\n` : ''),
     'application/x-ndjson',
   );
-  return { rows: rows.length };
+  // ZIP id → the API id it was folded into (mergeSources records it as a `zip:{id}` flag).
+  const merged: Record<string, string> = {};
+  for (const r of rows) {
+    for (const f of r.flags) if (f.startsWith('zip:')) merged[f.slice(4)] = r.id;
+  }
+  return { rows: rows.length, merged };
 }
 
 /** A manifest with the sha256 and size of every object of the user (raw and derived). */
