@@ -14,7 +14,7 @@
  */
 
 import { describeError } from '../errors.ts';
-import { buildIndex, writeDerived } from '../export/derive.ts';
+import { buildIndex, buildManifest, writeDerived } from '../export/derive.ts';
 import { sha256Hex } from '../hash.ts';
 import { assertUserId } from '../keys.ts';
 import type { Log, ObjectStore } from '../ports.ts';
@@ -289,6 +289,7 @@ export async function importExportZip(
   }
   report.skipped += unsafe.size;
   const { merged } = await buildIndex(store, userId);
+  await buildManifest(store, userId);
   for (const it of items) {
     const api = it.id === undefined ? undefined : merged[it.id];
     if (api !== undefined && (it.outcome === 'new' || it.outcome === 'updated')) {
