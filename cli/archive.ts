@@ -23,12 +23,16 @@ export function archiveUsers(dataDir: string): string[] {
 }
 
 /** Opens the data directory when it has rk-sync state or at least an archive tree. */
-export function openArchive(dataDir: string, nothingHint: string): LocalStores {
+export function openArchive(
+  dataDir: string,
+  nothingHint: string,
+  nothingExit: number = EXIT.usage,
+): LocalStores {
   try {
     return openLocal(dataDir, { mustExist: archiveUsers(dataDir).length === 0 });
   } catch (e) {
     if (e instanceof CliError && /^no rk-sync data/.test(e.message)) {
-      throw new CliError(`${e.message}; ${nothingHint}`, EXIT.usage);
+      throw new CliError(`${e.message}; ${nothingHint}`, nothingExit);
     }
     throw e;
   }

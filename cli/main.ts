@@ -285,13 +285,11 @@ program
   .action(async (opts, cmd: Command) => {
     const { g, cfg, dataDir } = settingsOf(cmd);
     const rate = configRate(cfg);
-    let stores: ReturnType<typeof openLocal>;
-    try {
-      stores = openArchive(dataDir, 'run "rk-sync auth", "rk-sync import <zip>" or "rk-sync demo"');
-    } catch (e) {
-      if (e instanceof CliError) throw new CliError(e.message, EXIT.unauthorised);
-      throw e;
-    }
+    const stores = openArchive(
+      dataDir,
+      'run "rk-sync auth", "rk-sync import <zip>" or "rk-sync demo"',
+      EXIT.unauthorised,
+    );
     try {
       const r = await statusReport(stores, systemClock, {
         limit: pick<number>(opts.rateLimit, rate.calls, DEFAULTS.rateLimit),
