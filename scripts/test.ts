@@ -1,12 +1,14 @@
 /**
  * The whole test suite: makes sure the Python tools the tests drive are installed (moto
- * server, cfn-lint), runs vitest, and ends with the plain `N passed, N failed` line CI reads.
+ * server, cfn-lint) and xmllint (apt), runs vitest, and ends with the plain
+ * `N passed, N failed` line CI reads.
  * Usage: npm test [-- <vitest filters>]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePythonTools, ensureVenvTool } from './python-tools.ts';
+import { ensureSystemTools } from './system-tools.ts';
 
 const root = join(import.meta.dirname, '..');
 const major = Number(process.versions.node.split('.')[0]);
@@ -18,6 +20,7 @@ if (major < 22) {
 }
 
 ensurePythonTools(['moto', 'cfn-lint']);
+ensureSystemTools(['xmllint']);
 process.env.CHECKOV = ensureVenvTool(root, 'checkov', 'checkov');
 
 // Static checks first: TypeScript strict and Biome (each counts as one test in the summary).
