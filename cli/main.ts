@@ -1,19 +1,21 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo, export, import, invite. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import, verify, invite. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { zipFromFile } from '../functions/adapters/zip.ts';
 import { systemClock } from '../functions/core/clock.ts';
-import { rerenderAll } from '../functions/core/export/derive.ts';
+import { buildManifest, rerenderAll } from '../functions/core/export/derive.ts';
 import { importExportZip } from '../functions/core/import/archive.ts';
 import type { FeedName } from '../functions/core/keys.ts';
+import { allUsers, openArchive } from './archive.ts';
 import { authorize, promptHidden } from './auth.ts';
 import { describeDemo, runDemo } from './demo.ts';
 import { CliError, EXIT, EXIT_CODES_HELP, Interrupted } from './errors.ts';
+import { describeImport } from './import.ts';
 import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
 import { chooseMode, type Reporter } from './progress.ts';
@@ -283,18 +285,11 @@ program
   .action(async (opts, cmd: Command) => {
     const { g, cfg, dataDir } = settingsOf(cmd);
     const rate = configRate(cfg);
-    let stores: ReturnType<typeof openLocal>;
-    try {
-      stores = openLocal(dataDir, { mustExist: true });
-    } catch (e) {
-      if (e instanceof CliError && /^no rk-sync data/.test(e.message)) {
-        throw new CliError(
-          `${e.message}; run "rk-sync auth" (or "rk-sync demo")`,
-          EXIT.unauthorised,
-        );
-      }
-      throw e;
-    }
+    const stores = openArchive(
+      dataDir,
+      'run "rk-sync auth", "rk-sync import <zip>" or "rk-sync demo"',
+      EXIT.unauthorised,
+    );
     try {
       const r = await statusReport(stores, systemClock, {
         limit: pick<number>(opts.rateLimit, rate.calls, DEFAULTS.rateLimit),
@@ -306,7 +301,8 @@ program
       });
       if (g.json) out(JSON.stringify(r));
       else out(describeStatus(r, Date.now()));
-      if (r.accounts.length === 0) exitCode = EXIT.unauthorised;
+      // An archive without a linked account (ZIP import, a copy of the bucket) is a fine state.
+      if (r.accounts.length === 0 && (r.archive ?? []).length === 0) exitCode = EXIT.unauthorised;
     } finally {
       stores.close();
     }
@@ -377,15 +373,7 @@ program
     const { g, dataDir } = settingsOf(cmd);
     // Loaded only when asked for: the FIT SDK's profile is ~1 MB of JavaScript.
     const fit = opts.fit ? await import('../functions/core/export/fit.ts') : undefined;
-    let stores: ReturnType<typeof openLocal>;
-    try {
-      stores = openLocal(dataDir, { mustExist: true });
-    } catch (e) {
-      if (e instanceof CliError && /^no rk-sync data/.test(e.message)) {
-        throw new CliError(`${e.message}; nothing to export`, EXIT.usage);
-      }
-      throw e;
-    }
+    const stores = openArchive(dataDir, 'nothing to export');
     try {
       const log = logFor(g);
       const results: {
@@ -397,12 +385,8 @@ program
         fitSkipped?: number;
         fitFailed?: number;
       }[] = [];
-      // Linked accounts, and users whose archive came from `import` alone (no account).
-      const rawDir = resolve(dataDir, 'raw');
-      const userIds = new Set([
-        ...(await stores.accounts.list()).map((a) => a.userId),
-        ...(existsSync(rawDir) ? readdirSync(rawDir).filter((d) => /^[0-9]{1,20}$/.test(d)) : []),
-      ]);
+      // Linked accounts, and archive-only users (`import` alone, or a copy of the bucket).
+      const userIds = await allUsers(stores);
       for (const userId of userIds) {
         const deleted = new Set((await stores.ledger.list(userId, 'DELETED')).map((it) => it.id));
         results.push({
@@ -410,6 +394,7 @@ program
           ...(await rerenderAll(stores.store, userId, log, deleted)),
           ...(fit && (await fit.writeFitFiles(stores.store, userId, log))),
         });
+        if (fit) await buildManifest(stores.store, userId); // the manifest lists the FIT files too
       }
       if (g.json) out(JSON.stringify({ dataDir, users: results }));
       else {
@@ -457,15 +442,8 @@ program
         log: logFor(g),
       });
       if (g.json) out(JSON.stringify({ dataDir, userId, ...report }));
-      else {
-        out(
-          `rk-sync: imported ${report.activities} activities for user ${userId} (${report.written} new or changed, ${report.unchanged} already there), ${report.originals} original files kept, ${report.skipped} skipped`,
-        );
-        for (const e of report.errors.slice(0, 50)) {
-          out(`  ${e.entry ?? ''}${e.line !== undefined ? `:${e.line}` : ''}: ${e.reason}`);
-        }
-        if (report.errors.length > 50) out(`  … and ${report.errors.length - 50} more`);
-      }
+      else out(describeImport(report, userId));
+      // Duplicate rows and files that are not data are notices, not failures.
       if (report.activities === 0 || report.errors.length > 0) exitCode = EXIT.failed;
     } catch (e) {
       if (e instanceof CliError) throw e;
@@ -473,6 +451,27 @@ program
     } finally {
       stores.close();
     }
+  });
+
+program
+  .command('verify')
+  .description(
+    'check the archive against its manifest: sha256 and size of every listed file, missing files and files the manifest does not list (exit 1 on any mismatch)',
+  )
+  .option(
+    '--bucket <name>',
+    'verify the S3 bucket instead of the data directory (your AWS credentials)',
+  )
+  .option('--region <region>', 'AWS region of the bucket (default: your AWS configuration)')
+  .option('--user-id <id>', 'only this user (default: every user in the archive)')
+  .action(async (opts: { bucket?: string; region?: string; userId?: string }, cmd: Command) => {
+    const { g, dataDir } = settingsOf(cmd);
+    // Loaded only when asked for: the S3 client is not needed by any other local command.
+    const { describeVerify, runVerify } = await import('./verify.ts');
+    const r = await runVerify({ dataDir, ...opts });
+    if (g.json) out(JSON.stringify(r));
+    else out(describeVerify(r));
+    if (!r.ok) exitCode = EXIT.failed;
   });
 
 program

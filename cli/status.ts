@@ -2,12 +2,15 @@
 import { budgetKey } from '../functions/core/budget.ts';
 import type { Clock } from '../functions/core/clock.ts';
 import type { FeedCursor, LedgerCounts } from '../functions/core/ports.ts';
+import { type ArchiveSummary, allUsers, archiveSummary } from './archive.ts';
 import { budgetConfig, budgetFor, type LocalStores } from './local.ts';
 import { formatDuration } from './progress.ts';
 import { type Failure, listFailures } from './sync.ts';
 
 export interface StatusReport {
   dataDir: string;
+  /** What the archive holds per user, linked or not (a ZIP-only user has no account). */
+  archive?: ArchiveSummary[];
   accounts: {
     userId: string;
     status: string;
@@ -46,7 +49,10 @@ export async function statusReport(
   rate: { limit: number; windowSeconds: number },
 ): Promise<StatusReport> {
   const budget = budgetFor(stores.db, budgetConfig(rate.limit, rate.windowSeconds));
-  const report: StatusReport = { dataDir: stores.dataDir, accounts: [] };
+  const report: StatusReport = { dataDir: stores.dataDir, accounts: [], archive: [] };
+  for (const userId of await allUsers(stores)) {
+    report.archive!.push(await archiveSummary(stores.store, userId));
+  }
   for (const a of await stores.accounts.list()) {
     const c: LedgerCounts = await stores.ledger.counts(a.userId);
     const failures = await listFailures(stores, [a.userId]);
@@ -96,7 +102,21 @@ export async function statusReport(
 
 export function describeStatus(r: StatusReport, now: number): string {
   const out: string[] = [`Data directory: ${r.dataDir}`];
-  if (r.accounts.length === 0) out.push('No account linked yet: run "rk-sync auth".');
+  for (const a of r.archive ?? []) {
+    const s = a.bySource;
+    out.push(
+      a.indexed
+        ? `Archive of user ${a.userId}: ${a.activities} activities (${s.api} from the API, ${s.zip} from an export ZIP, ${s['api+zip']} from both)`
+        : `Archive of user ${a.userId}: not indexed yet (run "rk-sync export")`,
+    );
+  }
+  if (r.accounts.length === 0) {
+    out.push(
+      (r.archive ?? []).length > 0
+        ? 'No account linked: an archive-only data directory (export, verify and import work; "rk-sync auth" links one for sync).'
+        : 'No account linked yet: run "rk-sync auth".',
+    );
+  }
   for (const a of r.accounts) {
     const c = a.counts;
     out.push(`Account ${a.userId} (${a.status}, linked ${a.linkedAt})`);

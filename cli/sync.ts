@@ -12,6 +12,7 @@ import { budgetKey } from '../functions/core/budget.ts';
 import { type Clock, ScaledClock } from '../functions/core/clock.ts';
 import { buildIndex, buildManifest, derivedHook } from '../functions/core/export/derive.ts';
 import { HealthGraphClient, LOCAL_RETRY } from '../functions/core/healthgraph/client.ts';
+import { fetchMedia } from '../functions/core/healthgraph/media.ts';
 import type { FeedName } from '../functions/core/keys.ts';
 import type { LedgerCounts, LedgerItem, Log } from '../functions/core/ports.ts';
 import { defaultSyncConfig } from '../functions/core/sync/config.ts';
@@ -166,8 +167,11 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
       store: stores.store,
       queue,
       log: o.log,
-      // GPX, TCX, GeoJSON and the index row beside each raw activity (never fails a fetch).
+      // GPX, TCX, GeoJSON and the index row beside each raw activity (never fails a fetch),
+      // and its photos under media/ by the fetcher's own code, as in AWS (https, or the API's
+      // own origin, e.g. a simulator on loopback; no token is ever sent with them).
       onStored: derivedHook(stores.store, o.log),
+      media: (url: string) => fetchMedia(url, { extraOrigins: [new URL(o.apiBaseUrl).origin] }),
       api: (token, userId) =>
         new HealthGraphClient(
           { apiBaseUrl: o.apiBaseUrl },

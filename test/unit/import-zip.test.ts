@@ -1,13 +1,14 @@
 import { unzipSync, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
+import { MemoryObjectStore } from '../../functions/adapters/memory/index.ts';
 import { normalizeActivity } from '../../functions/core/export/activity.ts';
 import { renderGpx } from '../../functions/core/export/gpx.ts';
 import { renderAll } from '../../functions/core/export/index-row.ts';
 import { formatStartTime } from '../../functions/core/export/time.ts';
+import { importExportZip, NOT_AN_EXPORT } from '../../functions/core/import/archive.ts';
 import {
   type CardioRow,
   GpxParseError,
-  importZip,
   matchActivity,
   parseCardioCsv,
   parseDuration,
@@ -18,6 +19,7 @@ import {
   type ZipEntry,
 } from '../../functions/core/import/export-zip.ts';
 import { assertId } from '../../functions/core/keys.ts';
+import { silentLog } from '../../functions/core/ports.ts';
 import { contractActivity, pausedActivity } from '../fixtures/activities.ts';
 
 const KM_HEADER =
@@ -170,6 +172,7 @@ describe('synthetic ids', () => {
 function row(over: Partial<CardioRow> = {}): CardioRow {
   return {
     line: 2,
+    record: '',
     activityId: UUID,
     date: '2024-03-05T07:15:00',
     type: 'Running',
@@ -355,25 +358,43 @@ function exportZip(n: number): { zip: Uint8Array; rows: string[] } {
   return { zip: zipSync(files), rows };
 }
 
-describe('importZip', () => {
+const dec = new TextDecoder();
+
+/** importExportZip over a list of entries (listed twice, as the archive import does). */
+async function importEntries(list: () => AsyncIterable<ZipEntry>, limits = {}) {
+  const store = new MemoryObjectStore();
+  const report = await importExportZip(store, '1', { entries: list }, { limits, log: silentLog });
+  return { store, report };
+}
+
+describe('importExportZip on hostile and generated entries', () => {
   it('imports a generated export of 300 activities', async () => {
     const { zip } = exportZip(300);
-    const res = await importZip(entriesOf(zip));
-    expect(res.report.errors).toEqual([]);
-    expect(res.report.imported).toBe(300);
-    expect(res.report.skipped).toBe(0);
-    expect(res.measurementsCsv).toContain('Weight');
-    expect(res.otherFiles.map((f) => f.name)).toEqual(['export/README.txt']);
-    const withPath = res.activities.filter((a) => a.has_path);
-    expect(withPath).toHaveLength(200);
-    const first = withPath[0]!;
-    expect(first.utc_offset).toBe(1);
-    const { row } = renderAll('1', first);
-    expect(row.utcStart).toBe('2020-01-02T06:15:00Z');
-    expect(row.hasPath).toBe(true);
-    expect(row.keys.gpx).toBeDefined();
-    expect(new Set(res.activities.map((a) => a.uri)).size).toBe(300);
-    expect(res.activities[0]!.notes).toBe('note 0, "quoted"');
+    const { store, report } = await importEntries(() => entriesOf(zip));
+    expect(report.errors).toEqual([]);
+    expect(report.activities).toBe(300);
+    expect(report.counts).toMatchObject({ new: 300, skipped: 0, duplicate: 0 });
+    expect(report.skipped).toBe(0);
+    expect(report.originals).toBe(200 + 3);
+    const ids = report.items.map((i) => i.id);
+    expect(new Set(ids).size).toBe(300);
+    const nd = dec
+      .decode(await store.get('index/1/activities.ndjson'))
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            utcStart?: string;
+            localStart: string;
+            hasPath: boolean;
+            notes?: string;
+          },
+      );
+    const day2 = nd.find((r) => r.localStart === '2020-01-02T07:15:00')!;
+    expect(day2.hasPath).toBe(true);
+    expect(day2.utcStart).toBe('2020-01-02T06:15:00Z');
+    expect(nd.find((r) => r.localStart === '2020-01-01T07:15:00')!.notes).toBe('note 0, "quoted"');
   });
 
   it('hostile entries become report entries, never exceptions', async () => {
@@ -390,12 +411,6 @@ describe('importZip', () => {
     );
     const fromZip: ZipEntry[] = [];
     for await (const e of entriesOf(zip)) fromZip.push(e);
-    const liar: ZipEntry = {
-      name: 'liar.csv',
-      size: 10,
-      compressedSize: 10,
-      read: async () => new Uint8Array(2048),
-    };
     const huge: ZipEntry = {
       name: 'huge.bin',
       size: 1e12,
@@ -418,14 +433,11 @@ describe('importZip', () => {
       compressedSize: 1,
       read: async () => enc('x'),
     }));
-    const res = await importZip(
-      fake([...traversal, ...fromZip, liar, huge, unreadable, fromZip[0]!]),
-      {
-        maxEntryBytes: 1024 * 1024 * 8,
-        maxTotalBytes: 1024 * 1024 * 16,
-      },
+    const { report } = await importEntries(
+      () => fake([...traversal, ...fromZip, huge, unreadable]),
+      { maxEntryBytes: 1024 * 1024 * 8, maxTotalBytes: 1024 * 1024 * 16 },
     );
-    const reasons = res.report.errors.map((e) => `${e.entry ?? ''}|${e.line ?? ''}|${e.reason}`);
+    const reasons = report.errors.map((e) => `${e.entry ?? ''}|${e.line ?? ''}|${e.reason}`);
     expect(reasons).toEqual(
       expect.arrayContaining([
         '../evil.gpx||unsafe entry name: dot segment',
@@ -434,34 +446,38 @@ describe('importZip', () => {
         'a\\b.gpx||unsafe entry name: backslash in name',
         'bomb.bin||possible zip bomb: compression ratio above 100',
         'huge.bin||possible zip bomb: entry larger than 8388608 bytes',
-        'x.txt||cannot read entry: Error: CRC mismatch',
-        'cardioActivities.csv||duplicate entry name',
+        'x.txt||cannot read entry: CRC mismatch',
         'cardioActivities.csv|3|expected 14 fields, found 1',
-        'cardioActivities.csv|4|GPX file "missing.gpx" not in the ZIP: imported without path',
-        'orphan.gpx||GPX file not referenced by cardioActivities.csv',
+        'cardioActivities.csv|4|GPX file "missing.gpx" not usable: imported without path',
       ]),
     );
+    expect(report.notices.map((n) => `${n.entry}|${n.reason}`)).toContain(
+      'orphan.gpx|GPX file not referenced by cardioActivities.csv (kept under export/)',
+    );
     expect(reasons.some((r) => r.startsWith('broken.gpx||malformed XML'))).toBe(true);
-    expect(res.report.imported).toBe(2);
-    expect(res.activities.every((a) => a.has_path === false)).toBe(true);
-    expect(res.otherFiles.map((f) => f.name)).toContain('liar.csv');
-
-    const tight = await importZip(fake([liar]), { maxEntryBytes: 1000 });
-    expect(tight.report.errors[0]!.reason).toMatch(/larger than declared limits/);
+    expect(report.activities).toBe(2);
+    expect(report.counts).toMatchObject({ new: 2, skipped: 1 });
+    expect(report.items.find((i) => i.line === 3)).toMatchObject({
+      outcome: 'skipped',
+      reason: 'expected 14 fields, found 1',
+    });
   });
 
-  it('stops after maxEntries and reports a missing CSV', async () => {
+  it('stops after maxEntries; a ZIP without the CSV is "not a Runkeeper export"', async () => {
     const many = Array.from({ length: 5 }, (_, i) => ({
       name: `f${i}.txt`,
       size: 1,
       compressedSize: 1,
       read: async () => enc('x'),
     }));
-    const res = await importZip(fake(many), { maxEntries: 3 });
-    expect(res.otherFiles).toHaveLength(3);
-    expect(res.report.errors.map((e) => e.reason)).toEqual([
+    const { store, report } = await importEntries(() => fake(many), { maxEntries: 3 });
+    expect(report.errors.map((e) => e.reason)).toEqual([
       'more than 3 entries: the rest were not read',
-      'cardioActivities.csv not found',
+      `${NOT_AN_EXPORT}: nothing imported (files already stored are untouched)`,
     ]);
+    expect(NOT_AN_EXPORT).toBe('this is not a Runkeeper export (no cardioActivities.csv)');
+    const keys: string[] = [];
+    for await (const k of store.list('')) keys.push(k);
+    expect(keys).toEqual([]);
   });
 });

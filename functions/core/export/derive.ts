@@ -21,6 +21,7 @@ import {
   toCsvLine,
   toNdjsonLine,
 } from './index-row.ts';
+import { manifestKey, manifestKeys } from './manifest.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -106,7 +107,7 @@ export async function buildIndex(
   store: ObjectStore,
   userId: string,
   deletedIds: ReadonlySet<string> = new Set(),
-): Promise<{ rows: number }> {
+): Promise<{ rows: number; merged: Record<string, string> }> {
   const keys = await keysUnder(store, `index/${assertUserId(userId)}/rows/`);
   const read = await mapLimit(keys, READ_CONCURRENCY, async (key) => {
     const bytes = await store.get(key);
@@ -133,17 +134,20 @@ export async function buildIndex(
     enc.encode(ndjson ? `${ndjson}\n` : ''),
     'application/x-ndjson',
   );
-  return { rows: rows.length };
+  // ZIP id → the API id it was folded into (mergeSources records it as a `zip:{id}` flag).
+  const merged: Record<string, string> = {};
+  for (const r of rows) {
+    for (const f of r.flags) if (f.startsWith('zip:')) merged[f.slice(4)] = r.id;
+  }
+  return { rows: rows.length, merged };
 }
 
-/** A manifest with the sha256 and size of every object of the user (raw and derived). */
+/** A manifest with the sha256 and size of every stored file of the user (./manifest.ts). */
 export async function buildManifest(
   store: ObjectStore,
   userId: string,
 ): Promise<{ files: number }> {
-  const keys: string[] = [];
-  for (const prefix of ['raw', 'gpx', 'tcx', 'geojson'])
-    keys.push(...(await keysUnder(store, `${prefix}/${assertUserId(userId)}/`)));
+  const keys = await manifestKeys(store, userId);
   const stat = async (key: string) => {
     if (store.stat) {
       const s = await store.stat(key);
@@ -156,9 +160,8 @@ export async function buildManifest(
   const files = (await mapLimit(keys, READ_CONCURRENCY, stat)).filter(
     (f): f is { key: string; sha256: string; size: number } => f !== undefined,
   );
-  files.sort((a, b) => a.key.localeCompare(b.key));
   await store.put(
-    `index/${userId}/manifest.json`,
+    manifestKey(userId),
     enc.encode(JSON.stringify({ generatedBy: 'rk-sync', files }, null, 1)),
     'application/json',
   );

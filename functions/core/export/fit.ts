@@ -138,7 +138,11 @@ export function renderFit(input: Activity | unknown): Uint8Array | undefined {
   const at = (t: number) => fitTime(startMs + t * 1000);
   const start = at(0);
   const { sport, subSport } = fitSport(act.type, act.equipment);
-  const totalCalories = clamp(Math.round(act.totals.calories ?? 0), 0, 65_535);
+  // Unknown calories stay unknown (FIT fields are optional), never 0.
+  const totalCalories =
+    act.totals.calories === undefined
+      ? undefined
+      : clamp(Math.round(act.totals.calories), 0, 65_535);
   const dist = distanceFn(act);
   const first = act.path[0];
 
@@ -172,7 +176,7 @@ export function renderFit(input: Activity | unknown): Uint8Array | undefined {
     fromT: number,
     seconds: number,
     meters: number,
-    calories: number,
+    calories: number | undefined,
     hr: { avg?: number; max?: number },
     seg: Segment | undefined,
     last: boolean,
@@ -224,10 +228,13 @@ export function renderFit(input: Activity | unknown): Uint8Array | undefined {
       true,
     );
   } else {
-    const cals = apportion(
-      totalCalories,
-      act.segments.map((s) => s.duration),
-    );
+    const cals =
+      totalCalories === undefined
+        ? []
+        : apportion(
+            totalCalories,
+            act.segments.map((s) => s.duration),
+          );
     act.segments.forEach((seg, i) => {
       timer(seg.start, 'start');
       for (const p of seg.points) {
@@ -250,7 +257,7 @@ export function renderFit(input: Activity | unknown): Uint8Array | undefined {
         seg.start,
         seg.duration,
         Math.max(0, d1 - d0),
-        cals[i] ?? 0,
+        cals[i],
         hrStats(act, seg.start, seg.end),
         seg,
         last,

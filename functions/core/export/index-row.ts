@@ -36,12 +36,15 @@ export interface IndexRow {
   deleted: boolean;
   keys: { raw: string; gpx?: string; tcx?: string; geojson?: string };
   flags: string[];
+  /** The user's own words: route name (export CSV `Route Name`) and notes, when present. */
+  name: string | undefined;
+  notes: string | undefined;
 }
 
 export const CSV_HEADER =
   'id,source,utcStart,localStart,utcOffset,timeZone,type,distanceMeters,durationSeconds,' +
   'movingSeconds,elapsedSeconds,calories,averageHeartRate,climbMeters,entryMode,hasPath,' +
-  'deleted,rawKey,gpxKey,tcxKey,geojsonKey,flags';
+  'deleted,rawKey,gpxKey,tcxKey,geojsonKey,flags,name,notes';
 
 /** RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
 export function csvField(v: string | number | boolean | undefined): string {
@@ -78,6 +81,8 @@ export function toCsvLine(row: IndexRow): string {
     row.keys.tcx,
     row.keys.geojson,
     row.flags.join(';'),
+    row.name,
+    row.notes,
   ]
     .map(csvField)
     .join(',');
@@ -106,11 +111,30 @@ export const CONTENT_TYPES = {
   geojson: 'application/geo+json',
 } as const;
 
+/** What the index takes from the raw document beyond the normalized activity (ZIP imports). */
+export interface RawExtras {
+  name?: string | undefined;
+  flags?: string[];
+}
+
+/** Route name and the GPX time correction an imported activity records under `rk_export`. */
+export function rawExtras(raw: unknown): RawExtras {
+  const rk = (raw as { rk_export?: Record<string, unknown> } | null)?.rk_export;
+  if (typeof rk !== 'object' || rk === null) return {};
+  const name =
+    typeof rk.route_name === 'string' && rk.route_name !== '' ? rk.route_name : undefined;
+  return {
+    name,
+    flags: rk.gpx_time_fix === 'local-time-as-utc' ? ['gpx-local-time-as-utc'] : [],
+  };
+}
+
 export function indexRow(
   userId: string,
   act: Activity,
   keys: IndexRow['keys'],
   opts: RenderOptions = {},
+  extras: RawExtras = {},
 ): IndexRow {
   return {
     id: act.id,
@@ -131,7 +155,9 @@ export function indexRow(
     hasPath: act.hasPath,
     deleted: opts.deleted ?? false,
     keys: { ...keys, raw: keys.raw || rawKey(userId, { feed: 'fitnessActivities', id: act.id }) },
-    flags: [...new Set([...act.start.flags, ...act.flags])],
+    flags: [...new Set([...act.start.flags, ...act.flags, ...(extras.flags ?? [])])],
+    name: extras.name,
+    notes: act.notes,
   };
 }
 
@@ -161,7 +187,7 @@ export function renderAll(
     body: JSON.stringify(renderGeoJson(act)),
     contentType: CONTENT_TYPES.geojson,
   });
-  return { files, row: indexRow(userId, act, keys, opts) };
+  return { files, row: indexRow(userId, act, keys, opts, rawExtras(raw)) };
 }
 
 /** Manifest line for a stored file: SHA-256 (hex) and byte size of its UTF-8 body. */

@@ -7,9 +7,10 @@
  * AverageHeartRateBpm, MaximumHeartRateBpm, Intensity, TriggerMethod, Track;
  * Trackpoint: Time, Position, AltitudeMeters, DistanceMeters, HeartRateBpm.
  *
- * TCX requires times. When the UTC start is unknown the local wall clock is written as if
- * it were UTC and the document carries a comment saying so (the index row is flagged
- * `no-offset-no-position`).
+ * TCX requires times. When the UTC start is unknown (no offset, no position: the index row is
+ * flagged `no-offset-no-position`) every time is the local wall clock written WITHOUT a zone
+ * designator (`2019-05-04T16:35:09`, an xsd:dateTime meaning "zone unknown"), never as UTC;
+ * the document says so in a comment. Lap Calories is required by the schema: 0 when unknown.
  */
 
 import { type Activity, distanceFn, normalizeActivity, valueAt } from './activity.ts';
@@ -112,16 +113,18 @@ export function renderTcx(input: Activity | unknown): string {
 
   const doc = create({ version: '1.0', encoding: 'UTF-8' });
   if (!timeKnown) {
-    doc.com(' time zone unknown: times are local wall-clock time written as UTC ');
+    doc.com(' time zone unknown: times are local wall-clock time without a zone designator ');
   }
+  // Unknown UTC start: the wall clock without "Z" (xsd:dateTime with no zone), never as UTC.
+  const stamp = (ms: number) => (timeKnown ? isoUtc(ms) : isoUtc(ms).replace(/Z$/, ''));
   const root = doc.ele(TCX_NS, 'TrainingCenterDatabase', {
     'xmlns:xsi': XSI_NS,
     'xsi:schemaLocation': SCHEMA_LOCATION,
   });
   const activity = root.ele('Activities').ele('Activity', { Sport: tcxSport(act.type) });
-  activity.ele('Id').txt(isoUtc(startMs));
+  activity.ele('Id').txt(stamp(startMs));
   for (const lap of laps) {
-    const l = activity.ele('Lap', { StartTime: isoUtc(lap.startMs) });
+    const l = activity.ele('Lap', { StartTime: stamp(lap.startMs) });
     l.ele('TotalTimeSeconds').txt(fmt(lap.seconds, 3));
     l.ele('DistanceMeters').txt(fmt(lap.meters, 2));
     l.ele('Calories').txt(String(Math.min(65535, lap.calories)));
@@ -133,7 +136,7 @@ export function renderTcx(input: Activity | unknown): string {
       const track = l.ele('Track');
       for (const p of lap.segment.points) {
         const tp = track.ele('Trackpoint');
-        tp.ele('Time').txt(isoUtc(startMs + p.t * 1000));
+        tp.ele('Time').txt(stamp(startMs + p.t * 1000));
         const pos = tp.ele('Position');
         pos.ele('LatitudeDegrees').txt(fmt(p.lat, 7));
         pos.ele('LongitudeDegrees').txt(fmt(p.lon, 7));

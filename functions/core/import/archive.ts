@@ -13,12 +13,12 @@
  * Hostile content (unsafe names, zip bombs, broken rows, broken GPX) is reported, never thrown.
  */
 
-import { buildIndex, writeDerived } from '../export/derive.ts';
+import { describeError } from '../errors.ts';
+import { buildIndex, buildManifest, writeDerived } from '../export/derive.ts';
 import { sha256Hex } from '../hash.ts';
 import { assertUserId } from '../keys.ts';
 import type { Log, ObjectStore } from '../ports.ts';
 import {
-  type CardioRow,
   checkEntrySize,
   DEFAULT_ZIP_LIMITS,
   type ImportError,
@@ -30,21 +30,51 @@ import {
   type ZipEntry,
   type ZipLimits,
 } from './export-zip.ts';
+import { assignIds, type RowIdentity } from './identity.ts';
 
 /** A ZIP that can be listed more than once (file or ranged object reads). */
 export interface ZipSource {
   entries(): AsyncIterable<ZipEntry>;
 }
 
+export type ImportOutcome = 'new' | 'updated' | 'merged' | 'unchanged' | 'duplicate' | 'skipped';
+
+/** What happened to one CSV row. */
+export interface ImportItem {
+  line: number | undefined;
+  outcome: ImportOutcome;
+  /** Synthetic id (absent for skipped rows). */
+  id?: string;
+  /** The API activity it was merged with (outcome `merged`). */
+  mergedWith?: string;
+  date?: string;
+  type?: string;
+  reason?: string;
+}
+
 export interface ArchiveImportReport {
   zipId: string | undefined;
+  /** Distinct activities stored (new, updated, merged or unchanged). */
   activities: number;
   written: number;
   unchanged: number;
   originals: number;
   skipped: number;
+  /** Rows per outcome. */
+  counts: Record<ImportOutcome, number>;
+  /** One entry per CSV row, in CSV order (skipped rows carry their reason). */
+  items: ImportItem[];
+  /** Problems: a row, entry or file that could not be imported as it is (exit 1). */
   errors: ImportError[];
+  /** Not failures: entries that are not data, byte-identical duplicate rows, stray files. */
+  notices: ImportError[];
 }
+
+/** The message for a ZIP without cardioActivities.csv. */
+export const NOT_AN_EXPORT = 'this is not a Runkeeper export (no cardioActivities.csv)';
+
+/** Largest GPX parsed (a larger one is kept as an original, its activity imported without path). */
+export const MAX_GPX_BYTES = 64 * 1024 ** 2;
 
 const base = (name: string) => name.slice(name.lastIndexOf('/') + 1);
 const enc = new TextEncoder();
@@ -59,6 +89,19 @@ export function entryKeySuffix(name: string): string | undefined {
   return parts.join('/');
 }
 
+/** Entries that are not data: macOS resource forks and Finder/Explorer litter. */
+export function isNotData(name: string): boolean {
+  const parts = name.split('/');
+  const b = parts.at(-1) ?? '';
+  return (
+    parts.includes('__MACOSX') ||
+    b.startsWith('._') ||
+    b === '.DS_Store' ||
+    b === 'Thumbs.db' ||
+    b === 'desktop.ini'
+  );
+}
+
 export async function importExportZip(
   store: ObjectStore,
   userId: string,
@@ -68,6 +111,8 @@ export async function importExportZip(
   assertUserId(userId);
   const lim: ZipLimits = { ...DEFAULT_ZIP_LIMITS, ...opts.limits };
   const errors: ImportError[] = [];
+  const notices: ImportError[] = [];
+  const items: ImportItem[] = [];
   const report: ArchiveImportReport = {
     zipId: undefined,
     activities: 0,
@@ -75,7 +120,10 @@ export async function importExportZip(
     unchanged: 0,
     originals: 0,
     skipped: 0,
+    counts: { new: 0, updated: 0, merged: 0, unchanged: 0, duplicate: 0, skipped: 0 },
+    items,
     errors,
+    notices,
   };
 
   // Pass 1: names, sizes and the CSVs.
@@ -89,6 +137,11 @@ export async function importExportZip(
       break;
     }
     if (e.name.endsWith('/')) continue;
+    if (isNotData(e.name)) {
+      notices.push({ entry: e.name, reason: 'not data (system file): skipped' });
+      unsafe.add(e.name);
+      continue;
+    }
     const suffix = entryKeySuffix(e.name);
     if (!suffix) {
       const why = safeEntryName(e.name);
@@ -113,8 +166,7 @@ export async function importExportZip(
   }
   if (!cardio) {
     errors.push({
-      reason:
-        'cardioActivities.csv not found: nothing imported (files already stored are untouched)',
+      reason: `${NOT_AN_EXPORT}: nothing imported (files already stored are untouched)`,
     });
     report.skipped = unsafe.size;
     return report;
@@ -122,32 +174,51 @@ export async function importExportZip(
   const zipId = sha256Hex(cardio.bytes).slice(0, 16);
   report.zipId = zipId;
   const { rows, errors: csvErrors } = parseCardioCsv(cardio.text);
-  for (const ce of csvErrors) errors.push({ entry: cardio.name, ...ce });
-  report.skipped += csvErrors.filter((ce) => ce.line !== undefined).length;
-  const byGpx = new Map<string, CardioRow[]>();
-  for (const r of rows)
-    if (r.gpxFile) byGpx.set(base(r.gpxFile), [...(byGpx.get(base(r.gpxFile)) ?? []), r]);
-  const done = new Set<CardioRow>();
-  const ids = new Set<string>();
-
-  const storeActivity = async (row: CardioRow, gpx: ParsedGpx | undefined) => {
-    done.add(row);
-    const act = toApiShapedActivity(row, gpx);
-    const id = String(act.uri).slice('/fitnessActivities/'.length);
-    if (ids.has(id)) {
-      errors.push({ entry: cardio!.name, line: row.line, reason: `duplicate activity ${id}` });
-      report.skipped++;
-      return;
+  for (const ce of csvErrors) {
+    errors.push({ entry: cardio.name, ...ce });
+    if (ce.line !== undefined) items.push({ line: ce.line, outcome: 'skipped', reason: ce.reason });
+  }
+  const identities = assignIds(rows);
+  const byGpx = new Map<string, RowIdentity[]>();
+  for (const r of identities) {
+    if (r.duplicateOf !== undefined) {
+      items.push({
+        line: r.row.line,
+        outcome: 'duplicate',
+        id: r.id,
+        date: r.row.date,
+        type: r.row.type,
+        reason: `byte-identical to line ${r.duplicateOf}`,
+      });
+      notices.push({
+        entry: cardio.name,
+        line: r.row.line,
+        reason: `duplicate row (byte-identical to line ${r.duplicateOf}): imported once`,
+      });
+      continue;
     }
-    ids.add(id);
-    const put = await store.put(
-      `raw/${userId}/fitnessActivities/${id}.json`,
-      enc.encode(JSON.stringify(act)),
-      'application/json',
-    );
+    const g = r.row.gpxFile ? base(r.row.gpxFile) : undefined;
+    if (g) byGpx.set(g, [...(byGpx.get(g) ?? []), r]);
+  }
+  const done = new Set<RowIdentity>();
+
+  const storeActivity = async (r: RowIdentity, gpx: ParsedGpx | undefined) => {
+    done.add(r);
+    const { row, id } = r;
+    const act = toApiShapedActivity(row, gpx, id);
+    const key = `raw/${userId}/fitnessActivities/${id}.json`;
+    const existed = (await store.hash(key)) !== undefined;
+    const put = await store.put(key, enc.encode(JSON.stringify(act)), 'application/json');
     if (put.written) report.written++;
     else report.unchanged++;
     report.activities++;
+    items.push({
+      line: row.line,
+      outcome: put.written ? (existed ? 'updated' : 'new') : 'unchanged',
+      id,
+      date: row.date,
+      type: row.type,
+    });
     try {
       await writeDerived(store, userId, act, { source: 'zip' });
     } catch (e) {
@@ -159,7 +230,7 @@ export async function importExportZip(
     }
   };
 
-  // Pass 2: originals and one GPX at a time.
+  // Pass 2: originals and one GPX at a time; one bad entry never stops the rest.
   total = 0;
   for await (const e of src.entries()) {
     if (e.name.endsWith('/') || unsafe.has(e.name)) continue;
@@ -171,42 +242,63 @@ export async function importExportZip(
       report.skipped++;
       continue;
     }
-    await store.put(`raw/${userId}/export/${zipId}/${suffix}`, bytes, contentTypeOf(e.name));
-    report.originals++;
+    try {
+      await store.put(`raw/${userId}/export/${zipId}/${suffix}`, bytes, contentTypeOf(e.name));
+      report.originals++;
+    } catch (err) {
+      errors.push({ entry: e.name, reason: `original not stored: ${describeError(err)}` });
+    }
     if (!e.name.toLowerCase().endsWith('.gpx')) continue;
     const owners = byGpx.get(base(e.name));
     if (!owners) {
-      errors.push({
+      notices.push({
         entry: e.name,
         reason: 'GPX file not referenced by cardioActivities.csv (kept under export/)',
       });
       continue;
     }
     let gpx: ParsedGpx | undefined;
-    try {
-      gpx = parseExportGpx(dec.decode(bytes));
-    } catch (err) {
+    if (bytes.byteLength > MAX_GPX_BYTES) {
       errors.push({
         entry: e.name,
-        reason: `${err instanceof Error ? err.message : String(err)}: imported without path`,
+        reason: `GPX larger than ${MAX_GPX_BYTES} bytes: kept, activity imported without path`,
       });
+    } else {
+      try {
+        gpx = parseExportGpx(bytes);
+      } catch (err) {
+        errors.push({
+          entry: e.name,
+          reason: `${err instanceof Error ? err.message : String(err)}: imported without path`,
+        });
+      }
     }
-    for (const row of owners) if (!done.has(row)) await storeActivity(row, gpx);
+    for (const r of owners) if (!done.has(r)) await storeActivity(r, gpx);
   }
   // Manual entries, and rows whose GPX was missing or unsafe.
-  for (const row of rows) {
-    if (done.has(row)) continue;
-    if (row.gpxFile) {
+  for (const r of identities) {
+    if (done.has(r) || r.duplicateOf !== undefined) continue;
+    if (r.row.gpxFile) {
       errors.push({
         entry: cardio.name,
-        line: row.line,
-        reason: `GPX file "${row.gpxFile}" not usable: imported without path`,
+        line: r.row.line,
+        reason: `GPX file "${r.row.gpxFile}" not usable: imported without path`,
       });
     }
-    await storeActivity(row, undefined);
+    await storeActivity(r, undefined);
   }
   report.skipped += unsafe.size;
-  await buildIndex(store, userId);
+  const { merged } = await buildIndex(store, userId);
+  await buildManifest(store, userId);
+  for (const it of items) {
+    const api = it.id === undefined ? undefined : merged[it.id];
+    if (api !== undefined && (it.outcome === 'new' || it.outcome === 'updated')) {
+      it.outcome = 'merged';
+      it.mergedWith = api;
+    }
+  }
+  items.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  for (const it of items) report.counts[it.outcome]++;
   opts.log.info('export ZIP imported', {
     zipId,
     activities: report.activities,

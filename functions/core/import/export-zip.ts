@@ -9,13 +9,13 @@
  *   id = "9" + the first 15 hex digits of the UUID (hyphens removed) as a decimal number,
  *        left-padded with zeros to 19 digits → always exactly 20 digits, starting with 9.
  * An `Activity Id` that is not a 32-hex-digit UUID (or is missing) uses the first 15 hex
- * digits of SHA-256 of its text (or of `Date|Type|Distance` when empty) instead.
+ * digits of SHA-256 of its text (or, when empty, of the row key ./identity.ts chooses:
+ * `Date|Type|Distance`, plus the whole row when other rows share that key) instead.
  * 15 hex digits < 16^15 ≈ 1.15·10^18 < 10^19, so the padding never overflows. Real API ids
- * are far shorter (9–10 digits), so a 20-digit id beginning with 9 cannot collide with one;
- * two ZIP rows mapping to the same id (56+ random bits) are reported and the second skipped.
+ * are far shorter (9–10 digits), so a 20-digit id beginning with 9 cannot collide with one.
+ * Only byte-identical rows share an id (./identity.ts): they are one activity.
  */
 import { createHash } from 'node:crypto';
-import { DOMParser } from '@xmldom/xmldom';
 import { parse as parseCsvSync } from 'csv-parse/sync';
 import { haversine } from '../export/activity.ts';
 import {
@@ -24,8 +24,9 @@ import {
   isoUtc,
   parseLocalIso,
   type WallClock,
-  wallClockAsUtcMs,
 } from '../export/time.ts';
+import { gpxClock, LOCAL_TIME_AS_UTC } from './gpx-clock.ts';
+import type { GpxPoint, ParsedGpx } from './gpx-stream.ts';
 
 // ---------------------------------------------------------------------------------------
 // cardioActivities.csv
@@ -33,6 +34,8 @@ import {
 export interface CardioRow {
   /** 1-based line on which the record ends in the CSV text. */
   line: number;
+  /** Every field of the record as written (joined by U+001F): a row's content identity. */
+  record: string;
   activityId: string;
   /** Local wall clock `YYYY-MM-DDTHH:mm:ss`. */
   date: string;
@@ -239,6 +242,7 @@ export function parseCardioCsv(text: string): { rows: CardioRow[]; errors: Impor
     const rawId = get(col.activityId) ?? '';
     rows.push({
       line,
+      record: fields.join('\u001f'),
       activityId: rawId,
       date: formatLocal(w),
       type: get(col.type) ?? 'Other',
@@ -263,129 +267,9 @@ export function parseCardioCsv(text: string): { rows: CardioRow[]; errors: Impor
 }
 
 // ---------------------------------------------------------------------------------------
-// GPX files
+// GPX files: ./gpx-stream.ts (a streaming SAX reader)
 
-export interface GpxPoint {
-  /** UTC epoch ms, undefined when the point has no (valid) time. */
-  time: number | undefined;
-  lat: number;
-  lon: number;
-  ele: number | undefined;
-  hr: number | undefined;
-}
-
-export interface ParsedGpx {
-  name: string | undefined;
-  type: string | undefined;
-  /** Points of every track segment, in document order. */
-  points: GpxPoint[];
-  /** One array per non-empty `<trkseg>`. */
-  segments: GpxPoint[][];
-}
-
-export class GpxParseError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GpxParseError';
-  }
-}
-
-interface XNode {
-  nodeType: number;
-  localName?: string | null;
-  childNodes?: ArrayLike<XNode>;
-  textContent?: string | null;
-  getAttribute?: (n: string) => string | null;
-}
-
-function children(n: XNode, local: string): XNode[] {
-  const out: XNode[] = [];
-  const list = n.childNodes;
-  if (!list) return out;
-  for (let i = 0; i < list.length; i++) {
-    const c = list[i]!;
-    if (c.nodeType === 1 && c.localName === local) out.push(c);
-  }
-  return out;
-}
-
-function descendant(n: XNode, local: string): XNode | undefined {
-  const list = n.childNodes;
-  if (!list) return undefined;
-  for (let i = 0; i < list.length; i++) {
-    const c = list[i]!;
-    if (c.nodeType !== 1) continue;
-    if (c.localName === local) return c;
-    const d = descendant(c, local);
-    if (d) return d;
-  }
-  return undefined;
-}
-
-const text = (n: XNode | undefined) => n?.textContent?.trim() || undefined;
-
-/**
- * Parses one export GPX (namespace-tolerant: elements are matched by local name).
- * Throws GpxParseError on malformed XML or when the root is not `<gpx>`.
- */
-export function parseExportGpx(xml: string): ParsedGpx {
-  let doc: { documentElement: XNode | null } | undefined;
-  try {
-    doc = new DOMParser({
-      onError: (level, msg) => {
-        if (level !== 'warning') throw new GpxParseError(`malformed XML: ${msg}`);
-      },
-    }).parseFromString(xml, 'text/xml') as unknown as { documentElement: XNode | null };
-  } catch (e) {
-    throw e instanceof GpxParseError ? e : new GpxParseError(`malformed XML: ${String(e)}`);
-  }
-  const root = doc?.documentElement;
-  if (root?.localName !== 'gpx') {
-    throw new GpxParseError('root element is not <gpx>');
-  }
-  const points: GpxPoint[] = [];
-  const segments: GpxPoint[][] = [];
-  let name: string | undefined;
-  let type: string | undefined;
-  for (const trk of children(root, 'trk')) {
-    name ??= text(children(trk, 'name')[0]);
-    type ??= text(children(trk, 'type')[0]);
-    for (const seg of children(trk, 'trkseg')) {
-      const pts: GpxPoint[] = [];
-      for (const pt of children(seg, 'trkpt')) {
-        const lat = Number(pt.getAttribute?.('lat'));
-        const lon = Number(pt.getAttribute?.('lon'));
-        if (
-          !Number.isFinite(lat) ||
-          !Number.isFinite(lon) ||
-          Math.abs(lat) > 90 ||
-          Math.abs(lon) > 180
-        ) {
-          continue;
-        }
-        const timeText = text(children(pt, 'time')[0]);
-        const time = timeText === undefined ? undefined : Date.parse(timeText);
-        const eleText = text(children(pt, 'ele')[0]);
-        const ele = eleText === undefined ? undefined : Number(eleText);
-        const ext = children(pt, 'extensions')[0];
-        const hrText = ext ? text(descendant(ext, 'hr')) : undefined;
-        const hr = hrText === undefined ? undefined : Number(hrText);
-        pts.push({
-          time: time !== undefined && Number.isFinite(time) ? time : undefined,
-          lat,
-          lon,
-          ele: ele !== undefined && Number.isFinite(ele) ? ele : undefined,
-          hr: hr !== undefined && Number.isFinite(hr) && hr > 0 ? hr : undefined,
-        });
-      }
-      if (pts.length > 0) {
-        segments.push(pts);
-        points.push(...pts);
-      }
-    }
-  }
-  return { name, type, points, segments };
-}
+export { GpxParseError, type GpxPoint, type ParsedGpx, parseExportGpx } from './gpx-stream.ts';
 
 // ---------------------------------------------------------------------------------------
 // Synthetic ids and API-shaped activities
@@ -402,30 +286,31 @@ export function syntheticId(activityId: string, fallbackSeed = ''): string {
   return `9${BigInt(`0x${hex}`).toString().padStart(19, '0')}`;
 }
 
+const optional = (k: string, v: unknown) => (v === undefined ? {} : { [k]: v });
+
 /** True for ids produced by syntheticId. */
 export function isSyntheticId(id: string): boolean {
   return /^9\d{19}$/.test(id);
 }
 
-const QUARTER_HOUR_MS = 15 * 60_000;
-
 /**
  * Builds a raw-like activity (Health Graph field names) from a CSV row and its GPX, so the
- * exporters work unchanged. `utc_offset` (hours, possibly fractional) is CSV local start −
- * GPX first point UTC, rounded to 15 minutes; without GPX times it is absent.
- * Path timestamps are seconds since the UTC start so that every GPX time is reproduced.
+ * exporters work unchanged. The UTC start comes from ./gpx-clock.ts (CSV local start against
+ * the first GPX time, with Runkeeper's local-time-as-UTC GPX bug detected and corrected);
+ * without GPX times it is absent. Path timestamps are seconds since the UTC start. A value
+ * the export lacks (elevation, heart rate, calories, climb, distance, duration) is left out,
+ * never written as 0. `id` comes from ./identity.ts (assignIds); the default is the row's
+ * own key.
  */
-export function toApiShapedActivity(row: CardioRow, gpx?: ParsedGpx): Record<string, unknown> {
+export function toApiShapedActivity(
+  row: CardioRow,
+  gpx?: ParsedGpx,
+  id = syntheticId(row.activityId, `${row.date}|${row.type}|${row.distanceMeters ?? ''}`),
+): Record<string, unknown> {
   const w = parseLocalIso(row.date) as WallClock; // row.date was validated by parseCardioCsv
-  const localMs = wallClockAsUtcMs(w);
-  const id = syntheticId(row.activityId, `${row.date}|${row.type}|${row.distanceMeters ?? ''}`);
-  const firstTimed = gpx?.points.find((p) => p.time !== undefined);
-  let offsetMs: number | undefined;
-  if (firstTimed?.time !== undefined) {
-    offsetMs = Math.round((localMs - firstTimed.time) / QUARTER_HOUR_MS) * QUARTER_HOUR_MS;
-    if (Math.abs(offsetMs) > 14 * 3_600_000) offsetMs = undefined; // not a real zone offset
-  }
-  const startUtc = offsetMs === undefined ? undefined : localMs - offsetMs;
+  const clock = gpxClock(w, gpx);
+  const offsetMs = clock?.offsetMs;
+  const startUtc = clock?.startUtc;
 
   const path: Record<string, unknown>[] = [];
   const heartRate: Record<string, unknown>[] = [];
@@ -438,7 +323,7 @@ export function toApiShapedActivity(row: CardioRow, gpx?: ParsedGpx): Record<str
     segs.forEach((seg, si) => {
       let prev: GpxPoint | undefined;
       seg.forEach((p, pi) => {
-        const t = Math.round(((p.time! - startUtc) / 1000) * 1000) / 1000;
+        const t = Math.round(((p.time! - clock!.gpxShiftMs - startUtc) / 1000) * 1000) / 1000;
         if (prev) cum += haversine(prev.lat, prev.lon, p.lat, p.lon);
         prev = p;
         const isFirst = si === 0 && pi === 0;
@@ -452,7 +337,7 @@ export function toApiShapedActivity(row: CardioRow, gpx?: ParsedGpx): Record<str
           timestamp: t,
           latitude: p.lat,
           longitude: p.lon,
-          altitude: p.ele ?? 0,
+          ...(p.ele === undefined ? {} : { altitude: p.ele }),
           type,
         });
         if (p.hr !== undefined) heartRate.push({ timestamp: t, heart_rate: Math.round(p.hr) });
@@ -460,11 +345,11 @@ export function toApiShapedActivity(row: CardioRow, gpx?: ParsedGpx): Record<str
       });
     });
   }
-  const movingFromGpx = gpx?.segments.reduce((s, seg) => {
+  const movingFromGpx = gpx?.segments.reduce<number | undefined>((s, seg) => {
     const a = seg.find((p) => p.time !== undefined)?.time;
     const b = seg.findLast((p) => p.time !== undefined)?.time;
-    return a !== undefined && b !== undefined ? s + (b - a) / 1000 : s;
-  }, 0);
+    return a !== undefined && b !== undefined ? (s ?? 0) + (b - a) / 1000 : s;
+  }, undefined);
   const hrAvg =
     row.averageHeartRate ??
     (heartRate.length > 0
@@ -477,8 +362,8 @@ export function toApiShapedActivity(row: CardioRow, gpx?: ParsedGpx): Record<str
     equipment: 'None',
     start_time: formatStartTime(w),
     ...(offsetMs === undefined ? {} : { utc_offset: offsetMs / 3_600_000 }),
-    total_distance: row.distanceMeters ?? (distance.at(-1)?.distance as number | undefined) ?? 0,
-    duration: row.durationSeconds ?? movingFromGpx ?? 0,
+    ...optional('total_distance', row.distanceMeters ?? distance.at(-1)?.distance),
+    ...optional('duration', row.durationSeconds ?? movingFromGpx),
     ...(row.calories === undefined ? {} : { total_calories: row.calories }),
     ...(row.climbMeters === undefined ? {} : { climb: row.climbMeters }),
     ...(hrAvg === undefined ? {} : { average_heart_rate: hrAvg }),
@@ -495,6 +380,7 @@ export function toApiShapedActivity(row: CardioRow, gpx?: ParsedGpx): Record<str
       activity_id: row.activityId,
       date: row.date,
       ...(startUtc === undefined ? {} : { utc_start: isoUtc(startUtc) }),
+      ...(clock?.localTimeAsUtc ? { gpx_time_fix: LOCAL_TIME_AS_UTC } : {}),
       route_name: row.routeName ?? null,
       friends_tagged: row.friendsTagged ?? null,
       gpx_file: row.gpxFile ?? null,
@@ -512,225 +398,12 @@ export function toApiShapedActivity(row: CardioRow, gpx?: ParsedGpx): Record<str
 export { type MatchCandidate, matchActivity, typeFamily } from './match.ts';
 
 // ---------------------------------------------------------------------------------------
-// Entry names and zip-bomb guards
+// Entry names, zip-bomb guards and the entry shape: ./zip-guards.ts
 
-/**
- * Checks a ZIP entry name. Rejects empty or over-long names, NUL and control characters,
- * backslashes, absolute paths, drive letters and `.`/`..` segments.
- */
-export function safeEntryName(
-  name: string,
-): { ok: true; name: string } | { ok: false; reason: string } {
-  if (typeof name !== 'string' || name.length === 0) return { ok: false, reason: 'empty name' };
-  if (name.length > 1024) return { ok: false, reason: 'name too long' };
-  if (/[\u0000-\u001f\u007f]/.test(name)) return { ok: false, reason: 'control character in name' };
-  if (name.includes('\\')) return { ok: false, reason: 'backslash in name' };
-  if (name.startsWith('/')) return { ok: false, reason: 'absolute path' };
-  if (/^[A-Za-z]:/.test(name)) return { ok: false, reason: 'drive letter' };
-  const parts = name.split('/');
-  if (parts.some((p) => p === '..' || p === '.')) return { ok: false, reason: 'dot segment' };
-  if (parts.slice(0, -1).some((p) => p === '')) return { ok: false, reason: 'empty segment' };
-  return { ok: true, name };
-}
-
-export interface ZipLimits {
-  /** Entries processed at most; the rest are reported once and ignored. */
-  maxEntries: number;
-  /** Total uncompressed bytes read at most. */
-  maxTotalBytes: number;
-  /** One entry's uncompressed size at most. */
-  maxEntryBytes: number;
-  /** Uncompressed/compressed ratio at most (checked for entries above `ratioMinBytes`). */
-  maxRatio: number;
-  ratioMinBytes: number;
-}
-
-export const DEFAULT_ZIP_LIMITS: ZipLimits = {
-  maxEntries: 50_000,
-  maxTotalBytes: 2 * 1024 ** 3,
-  maxEntryBytes: 256 * 1024 ** 2,
-  maxRatio: 100,
-  ratioMinBytes: 1024 * 1024,
-};
-
-/** Why an entry must not be read, judged from its declared sizes, or undefined when fine. */
-export function checkEntrySize(
-  size: number,
-  compressedSize: number,
-  totalSoFar: number,
-  limits: ZipLimits,
-): string | undefined {
-  if (!Number.isFinite(size) || size < 0) return 'invalid declared size';
-  if (size > limits.maxEntryBytes) return `entry larger than ${limits.maxEntryBytes} bytes`;
-  if (totalSoFar + size > limits.maxTotalBytes) {
-    return `total uncompressed size would exceed ${limits.maxTotalBytes} bytes`;
-  }
-  if (size >= limits.ratioMinBytes && size / Math.max(1, compressedSize) > limits.maxRatio) {
-    return `compression ratio above ${limits.maxRatio}`;
-  }
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------------------
-// The whole ZIP
-
-export interface ZipEntry {
-  name: string;
-  /** Declared uncompressed size. */
-  size: number;
-  compressedSize: number;
-  read(): Promise<Uint8Array>;
-}
-
-export interface ImportResult {
-  /** Raw-like activities (toApiShapedActivity), in CSV order. */
-  activities: Record<string, unknown>[];
-  measurementsCsv?: string;
-  /** Entries that are neither the cardio CSV, a referenced GPX nor measurements.csv. */
-  otherFiles: { name: string; bytes: Uint8Array }[];
-  report: { imported: number; skipped: number; errors: ImportError[] };
-}
-
-const base = (name: string) => name.slice(name.lastIndexOf('/') + 1);
-
-/**
- * Imports a Runkeeper export from a stream of ZIP entries. Declared sizes are checked
- * before an entry is read and the actual length after (a lying header cannot get past the
- * totals); the unzipper feeding `read()` should cap its own output at `maxEntryBytes` too.
- * Never throws for bad content: problems land in `report.errors`.
- */
-export async function importZip(
-  entries: AsyncIterable<ZipEntry>,
-  limits: Partial<ZipLimits> = {},
-): Promise<ImportResult> {
-  const lim: ZipLimits = { ...DEFAULT_ZIP_LIMITS, ...limits };
-  const errors: ImportError[] = [];
-  const otherFiles: { name: string; bytes: Uint8Array }[] = [];
-  const gpxTexts = new Map<string, { name: string; text: string }>();
-  const seen = new Set<string>();
-  let cardio: { name: string; text: string } | undefined;
-  let measurementsCsv: string | undefined;
-  let count = 0;
-  let total = 0;
-  let skipped = 0;
-  const decoder = new TextDecoder('utf-8');
-
-  for await (const e of entries) {
-    count++;
-    if (count > lim.maxEntries) {
-      errors.push({ reason: `more than ${lim.maxEntries} entries: the rest were not read` });
-      break;
-    }
-    const safe = safeEntryName(e.name);
-    if (!safe.ok) {
-      errors.push({ entry: e.name, reason: `unsafe entry name: ${safe.reason}` });
-      skipped++;
-      continue;
-    }
-    if (e.name.endsWith('/')) continue; // directory
-    if (seen.has(e.name)) {
-      errors.push({ entry: e.name, reason: 'duplicate entry name' });
-      skipped++;
-      continue;
-    }
-    seen.add(e.name);
-    const tooBig = checkEntrySize(e.size, e.compressedSize, total, lim);
-    if (tooBig) {
-      errors.push({ entry: e.name, reason: `possible zip bomb: ${tooBig}` });
-      skipped++;
-      continue;
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = await e.read();
-    } catch (err) {
-      errors.push({ entry: e.name, reason: `cannot read entry: ${String(err)}` });
-      skipped++;
-      continue;
-    }
-    total += bytes.byteLength;
-    if (bytes.byteLength > lim.maxEntryBytes || total > lim.maxTotalBytes) {
-      errors.push({
-        entry: e.name,
-        reason: 'possible zip bomb: entry larger than declared limits',
-      });
-      skipped++;
-      if (total > lim.maxTotalBytes) break;
-      continue;
-    }
-    const b = base(e.name).toLowerCase();
-    if (b === 'cardioactivities.csv') {
-      if (cardio) {
-        errors.push({ entry: e.name, reason: 'second cardioActivities.csv ignored' });
-        otherFiles.push({ name: e.name, bytes });
-      } else cardio = { name: e.name, text: decoder.decode(bytes) };
-    } else if (b === 'measurements.csv' && measurementsCsv === undefined) {
-      measurementsCsv = decoder.decode(bytes);
-    } else if (b.endsWith('.gpx')) {
-      gpxTexts.set(base(e.name), { name: e.name, text: decoder.decode(bytes) });
-    } else {
-      otherFiles.push({ name: e.name, bytes });
-    }
-  }
-
-  const activities: Record<string, unknown>[] = [];
-  const ids = new Set<string>();
-  const used = new Set<string>();
-  if (!cardio) {
-    errors.push({ reason: 'cardioActivities.csv not found' });
-  } else {
-    const { rows, errors: csvErrors } = parseCardioCsv(cardio.text);
-    for (const ce of csvErrors) errors.push({ entry: cardio.name, ...ce });
-    skipped += csvErrors.filter((ce) => ce.line !== undefined).length;
-    for (const row of rows) {
-      let gpx: ParsedGpx | undefined;
-      if (row.gpxFile) {
-        const g = gpxTexts.get(base(row.gpxFile));
-        if (!g) {
-          errors.push({
-            entry: cardio.name,
-            line: row.line,
-            reason: `GPX file "${row.gpxFile}" not in the ZIP: imported without path`,
-          });
-        } else {
-          used.add(base(row.gpxFile));
-          try {
-            gpx = parseExportGpx(g.text);
-            if (gpx.points.length > 0 && !gpx.points.some((p) => p.time !== undefined)) {
-              errors.push({
-                entry: g.name,
-                reason: 'GPX points have no times: imported without path',
-              });
-            }
-          } catch (err) {
-            errors.push({
-              entry: g.name,
-              reason: `${err instanceof Error ? err.message : String(err)}: imported without path`,
-            });
-          }
-        }
-      }
-      const act = toApiShapedActivity(row, gpx);
-      const id = String(act.uri).slice('/fitnessActivities/'.length);
-      if (ids.has(id)) {
-        errors.push({ entry: cardio.name, line: row.line, reason: `duplicate activity ${id}` });
-        skipped++;
-        continue;
-      }
-      ids.add(id);
-      activities.push(act);
-    }
-  }
-  for (const [b, g] of gpxTexts) {
-    if (!used.has(b)) {
-      errors.push({ entry: g.name, reason: 'GPX file not referenced by cardioActivities.csv' });
-      otherFiles.push({ name: g.name, bytes: new TextEncoder().encode(g.text) });
-    }
-  }
-  return {
-    activities,
-    ...(measurementsCsv === undefined ? {} : { measurementsCsv }),
-    otherFiles,
-    report: { imported: activities.length, skipped, errors },
-  };
-}
+export {
+  checkEntrySize,
+  DEFAULT_ZIP_LIMITS,
+  safeEntryName,
+  type ZipEntry,
+  type ZipLimits,
+} from './zip-guards.ts';
