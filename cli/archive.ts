@@ -27,9 +27,10 @@ export function openArchive(
   dataDir: string,
   nothingHint: string,
   nothingExit: number = EXIT.usage,
+  readOnly = false,
 ): LocalStores {
   try {
-    return openLocal(dataDir, { mustExist: archiveUsers(dataDir).length === 0 });
+    return openLocal(dataDir, { mustExist: archiveUsers(dataDir).length === 0, readOnly });
   } catch (e) {
     if (e instanceof CliError && /^no rk-sync data/.test(e.message)) {
       throw new CliError(`${e.message}; ${nothingHint}`, nothingExit);

@@ -4,6 +4,7 @@
  *   1   failed items remain, or an error
  *   2   bad arguments or configuration
  *   3   not authorised, or access was revoked
+ *   75  another sync is running on the data directory (EX_TEMPFAIL: nothing done, try later)
  *   130 interrupted (Ctrl-C / SIGTERM); everything stored so far is kept
  */
 export const EXIT = {
@@ -11,6 +12,7 @@ export const EXIT = {
   failed: 1,
   usage: 2,
   unauthorised: 3,
+  busy: 75,
   interrupted: 130,
 } as const;
 
@@ -19,6 +21,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   1    failed items remain, or an error
   2    bad arguments or configuration
   3    not authorised (run "rk-sync auth"), or access was revoked
+  75   another sync is already running on this data directory (nothing done)
   130  interrupted (Ctrl-C); everything stored so far is kept, run again to resume`;
 
 /** An error meant for the user: printed as one line, never with a stack trace. */

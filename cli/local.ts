@@ -1,9 +1,8 @@
 /**
  * The composition root of local mode: a data directory opened as ports
- * (SQLite ledger/accounts/budget, files, credentials), plus the CLI's logger and lock.
+ * (SQLite ledger/accounts/budget, files, credentials), plus the CLI's logger (the lock: lock.ts).
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   FileTokenStore,
   FsObjectStore,
@@ -13,7 +12,6 @@ import {
   SqliteBudgetStore,
   SqliteLedger,
   StateDbError,
-  stateDir,
 } from '../functions/adapters/local/index.ts';
 import { type BudgetConfig, SlidingWindowBudget } from '../functions/core/budget.ts';
 import type { Log } from '../functions/core/ports.ts';
@@ -29,11 +27,14 @@ export interface LocalStores {
   close(): void;
 }
 
-export function openLocal(dataDir: string, opts: { mustExist?: boolean } = {}): LocalStores {
+export function openLocal(
+  dataDir: string,
+  opts: { mustExist?: boolean; readOnly?: boolean } = {},
+): LocalStores {
   const dir = resolve(dataDir);
   let db: LocalDb;
   try {
-    db = openDb(dir, opts);
+    db = openDb(dir, { ...opts, allowReadOnly: opts.readOnly === true });
   } catch (e) {
     if (e instanceof StateDbError) throw new CliError(e.message, EXIT.failed);
     throw e;
@@ -90,54 +91,4 @@ export function cliLog(o: { quiet: boolean; verbose: boolean; onLine?: () => voi
     },
     error: (m, e) => line('error', m, e),
   };
-}
-
-// ---------------------------------------------------------------- one sync at a time
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * An exclusive lock file `.rk-sync/sync.lock` holding our pid. A lock left by a process
- * that no longer exists (kill -9, power loss) is taken over.
- */
-export function acquireSyncLock(dataDir: string): () => void {
-  const path = join(stateDir(dataDir), 'sync.lock');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        try {
-          if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path);
-        } catch {
-          // already gone
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let pid = 0;
-      try {
-        pid = Number(readFileSync(path, 'utf8').trim());
-      } catch {
-        continue;
-      }
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new CliError(
-          `another rk-sync sync is running on ${dataDir} (pid ${pid}); wait for it or stop it`,
-          EXIT.failed,
-        );
-      }
-      rmSync(path, { force: true });
-    }
-  }
-  throw new CliError(`cannot take the sync lock in ${dataDir}`, EXIT.failed);
 }

@@ -31,6 +31,7 @@ import {
   urlOption,
 } from './settings.ts';
 import { describeStatus, statusReport } from './status.ts';
+import { storageCliError } from './storage.ts';
 import { describeSummary, runSync } from './sync.ts';
 
 interface GlobalOpts {
@@ -233,7 +234,8 @@ program
     const rate = configRate(cfg);
     const feeds: FeedName[] =
       opts.feeds ?? (cfg.feeds !== undefined ? parseFeedsCfg(cfg.feeds) : ['fitnessActivities']);
-    const stores = openLocal(dataDir);
+    // Never creates the data directory: without `auth` there is nothing to sync.
+    const stores = openExisting(dataDir);
     try {
       const apiBaseUrl =
         opts.apiBaseUrl ??
@@ -285,10 +287,12 @@ program
   .action(async (opts, cmd: Command) => {
     const { g, cfg, dataDir } = settingsOf(cmd);
     const rate = configRate(cfg);
+    // A read-only data directory can still be inspected.
     const stores = openArchive(
       dataDir,
       'run "rk-sync auth", "rk-sync import <zip>" or "rk-sync demo"',
       EXIT.unauthorised,
+      true,
     );
     try {
       const r = await statusReport(stores, systemClock, {
@@ -511,6 +515,18 @@ program
     },
   );
 
+/** An existing data directory, or exit 3 ("run rk-sync auth") without creating anything. */
+function openExisting(dataDir: string, readOnly = false): ReturnType<typeof openLocal> {
+  try {
+    return openLocal(dataDir, { mustExist: true, readOnly });
+  } catch (e) {
+    if (e instanceof CliError && /^no rk-sync data/.test(e.message)) {
+      throw new CliError(`${e.message}; run "rk-sync auth" (or "rk-sync demo")`, EXIT.unauthorised);
+    }
+    throw e;
+  }
+}
+
 function parseFeedsCfg(v: string | string[]): FeedName[] {
   try {
     return parseFeeds(v);
@@ -542,9 +558,13 @@ async function main(): Promise<number> {
       process.stderr.write('rk-sync: interrupted; everything stored so far is kept\n');
       return EXIT.interrupted;
     }
-    if (e instanceof CliError) {
-      process.stderr.write(`rk-sync: ${e.message}\n`);
-      return e.exitCode;
+    const err = storageCliError(e) ?? e;
+    if (err instanceof CliError) {
+      // A sync refused because another runs is the expected case under cron: --quiet keeps it silent.
+      if (!(err.exitCode === EXIT.busy && process.argv.includes('--quiet'))) {
+        process.stderr.write(`rk-sync: ${err.message}\n`);
+      }
+      return err.exitCode;
     }
     const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     process.stderr.write(

@@ -4,6 +4,7 @@ import type { Clock } from '../functions/core/clock.ts';
 import type { FeedCursor, LedgerCounts } from '../functions/core/ports.ts';
 import { type ArchiveSummary, allUsers, archiveSummary } from './archive.ts';
 import { budgetConfig, budgetFor, type LocalStores } from './local.ts';
+import { syncLockHolder } from './lock.ts';
 import { formatDuration } from './progress.ts';
 import { type Failure, listFailures } from './sync.ts';
 
@@ -39,6 +40,10 @@ export interface StatusReport {
         summary?: unknown;
       }
     | undefined;
+  /** A sync holding the data directory's lock right now. */
+  running?: { pid: number; since: string } | undefined;
+  /** The data directory is read-only: shown as of the database's last checkpoint. */
+  readOnly?: boolean | undefined;
 }
 
 const iso = (t: number | undefined) => (t ? new Date(t).toISOString() : undefined);
@@ -88,12 +93,20 @@ export async function statusReport(
       'SELECT command, started_at, finished_at, outcome, summary FROM runs ORDER BY id DESC LIMIT 1',
     )
     .get();
+  const holder = syncLockHolder(stores.db);
+  if (holder) report.running = { pid: holder.pid, since: iso(holder.since) ?? '' };
+  if (stores.db.readOnly) report.readOnly = true;
   if (run) {
     report.lastRun = {
       command: String(run.command),
       startedAt: iso(Number(run.started_at)) ?? '',
       finishedAt: run.finished_at === null ? undefined : iso(Number(run.finished_at)),
-      outcome: run.outcome === null ? 'did not finish (killed or crashed)' : String(run.outcome),
+      outcome:
+        run.outcome !== null
+          ? String(run.outcome)
+          : holder
+            ? `running (pid ${holder.pid}, since ${iso(holder.since)})`
+            : 'did not finish (killed or crashed)',
       summary: run.summary === null ? undefined : JSON.parse(String(run.summary)),
     };
   }
@@ -101,7 +114,9 @@ export async function statusReport(
 }
 
 export function describeStatus(r: StatusReport, now: number): string {
-  const out: string[] = [`Data directory: ${r.dataDir}`];
+  const out: string[] = [
+    `Data directory: ${r.dataDir}${r.readOnly ? ' (read-only: shown as of its last checkpoint)' : ''}`,
+  ];
   for (const a of r.archive ?? []) {
     const s = a.bySource;
     out.push(

@@ -5,28 +5,34 @@
  * Crash safety: raw files are written atomically at deterministic keys and the ledger
  * transitions are conditional, so after a kill -9 at any point the next sync re-plans
  * (lease 0: every ENQUEUED item is a lost message) and stores each activity exactly once.
+ * The index, manifest and derived files converge the same way (derived-state.ts); a full or
+ * read-only disk stops the run at once with what to do (storage.ts).
  */
 
 import { MemoryQueue } from '../functions/adapters/memory/index.ts';
 import { budgetKey } from '../functions/core/budget.ts';
 import { type Clock, ScaledClock } from '../functions/core/clock.ts';
-import { buildIndex, buildManifest, derivedHook } from '../functions/core/export/derive.ts';
+import { derivedHook } from '../functions/core/export/derive.ts';
 import { HealthGraphClient, LOCAL_RETRY } from '../functions/core/healthgraph/client.ts';
 import { fetchMedia } from '../functions/core/healthgraph/media.ts';
 import type { FeedName } from '../functions/core/keys.ts';
 import type { LedgerCounts, LedgerItem, Log } from '../functions/core/ports.ts';
+import { storageFault } from '../functions/core/storage-fault.ts';
 import { defaultSyncConfig } from '../functions/core/sync/config.ts';
 import { type DriveResult, driveLocalSync } from '../functions/core/sync/driver.ts';
 import type { FetcherDeps } from '../functions/core/sync/fetcher.ts';
 import { reopenFailed } from '../functions/core/sync/retry.ts';
+import { markRebuildOwed, settleDerived } from './derived-state.ts';
 import { CliError, EXIT } from './errors.ts';
-import { acquireSyncLock, budgetConfig, budgetFor, type LocalStores } from './local.ts';
+import { budgetConfig, budgetFor, type LocalStores } from './local.ts';
+import { acquireSyncLock } from './lock.ts';
 import {
   makeReporter,
   type ProgressMode,
   type ProgressSnapshot,
   type Reporter,
 } from './progress.ts';
+import { storageCliError } from './storage.ts';
 
 export interface SyncRunOptions {
   stores: LocalStores;
@@ -105,6 +111,14 @@ export async function listFailures(stores: LocalStores, userIds: string[]): Prom
 }
 
 export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
+  try {
+    return await syncOnce(o);
+  } catch (e) {
+    throw storageCliError(e, o.stores.dataDir) ?? e;
+  }
+}
+
+async function syncOnce(o: SyncRunOptions): Promise<SyncSummary> {
   const { stores, clock } = o;
   const accounts = await stores.accounts.list();
   if (accounts.length === 0) {
@@ -115,7 +129,7 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
   }
   const active: string[] = [];
   for (const a of accounts) {
-    if (a.status === 'ACTIVE' && (await stores.tokens.get(a.userId))) active.push(a.userId);
+    if (a.status === 'ACTIVE' && (await tokenOf(stores, a.userId))) active.push(a.userId);
   }
   if (active.length === 0) {
     const revoked = accounts.some((a) => a.status === 'REVOKED');
@@ -127,7 +141,7 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
     );
   }
 
-  const release = acquireSyncLock(stores.dataDir);
+  const release = acquireSyncLock(stores.db, stores.dataDir);
   const started = Date.now();
   const runId = Number(
     stores.db.db
@@ -135,7 +149,12 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
       .run(o.command, started).lastInsertRowid,
   );
   let finished = false;
+  // A full disk found by a progress tick stops the run like Ctrl-C, then is reported as such.
+  const stop = new AbortController();
+  const signal = AbortSignal.any([o.signal, stop.signal]);
   try {
+    const owed = markRebuildOwed(stores.db, active);
+    const before = await countAll(stores, active);
     // The in-process queue starts empty: messages planned by an earlier process are gone,
     // so their due times must not delay this run's planning.
     for (const userId of active) {
@@ -167,6 +186,7 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
       store: stores.store,
       queue,
       log: o.log,
+      signal,
       // GPX, TCX, GeoJSON and the index row beside each raw activity (never fails a fetch),
       // and its photos under media/ by the fetcher's own code, as in AWS (https, or the API's
       // own origin, e.g. a simulator on loopback; no token is ever sent with them).
@@ -182,7 +202,7 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
             clock,
             retry: LOCAL_RETRY,
             log: o.log,
-            signal: o.signal,
+            signal,
             onCall: () => {
               apiCalls++;
             },
@@ -233,6 +253,10 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
       try {
         reporter.update(await snapshot());
         o.onTick?.();
+      } catch (e) {
+        // A full or read-only disk (e.g. the demo saving its clock) stops the run; a display
+        // problem does not.
+        if (storageFault(e)) stop.abort(e);
       } finally {
         ticking = false;
       }
@@ -242,7 +266,7 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
     let result: DriveResult;
     try {
       result = await driveLocalSync(deps, queue, cfg, active, {
-        signal: o.signal,
+        signal,
         onProgress: () => {
           void tick();
         },
@@ -253,13 +277,15 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
       if (o.reporterRef) o.reporterRef.current = undefined;
     }
 
-    const c = { ...EMPTY };
-    for (const userId of active) {
-      const k = await stores.ledger.counts(userId);
-      for (const s of Object.keys(c) as (keyof LedgerCounts)[]) c[s] += k[s];
-    }
-    if (result.outcomes.synced + result.outcomes.deleted > 0 && result.stopped !== 'aborted') {
-      await refreshIndex(stores, active, o.log);
+    if (stop.signal.aborted && !o.signal.aborted) throw stop.signal.reason;
+    const c = await countAll(stores, active);
+    if (result.stopped !== 'aborted') {
+      // Interrupted runs leave the rebuild owed to the next one.
+      const changed =
+        result.outcomes.synced + result.outcomes.deleted > 0 ||
+        c.SYNCED !== before.SYNCED ||
+        c.DELETED !== before.DELETED;
+      await settleDerived(stores, active, o.log, { changed, owed });
     }
     const failures = await listFailures(stores, active);
     const exitCode =
@@ -326,21 +352,24 @@ export function describeSummary(s: SyncSummary): string {
   return lines.join('\n');
 }
 
-/** Rebuild the CSV/NDJSON index and the manifest of each user (deleted activities flagged). */
-export async function refreshIndex(
-  stores: LocalStores,
-  userIds: string[],
-  log: Log,
-): Promise<void> {
+async function countAll(stores: LocalStores, userIds: string[]): Promise<LedgerCounts> {
+  const c = { ...EMPTY };
   for (const userId of userIds) {
-    try {
-      const deleted = new Set((await stores.ledger.list(userId, 'DELETED')).map((it) => it.id));
-      await buildIndex(stores.store, userId, deleted);
-      await buildManifest(stores.store, userId);
-    } catch (e) {
-      log.warn('index not rebuilt; run "rk-sync export" to retry', {
-        error: e instanceof Error ? e.message : String(e),
-      });
-    }
+    const k = await stores.ledger.counts(userId);
+    for (const s of Object.keys(c) as (keyof LedgerCounts)[]) c[s] += k[s];
+  }
+  return c;
+}
+
+/** The stored token; an unreadable credentials file means "authorise again" (exit 3). */
+async function tokenOf(stores: LocalStores, userId: string): Promise<string | undefined> {
+  try {
+    return await stores.tokens.get(userId);
+  } catch (e) {
+    if (storageCliError(e)) throw e;
+    throw new CliError(
+      `${e instanceof Error ? e.message : String(e)}; run "rk-sync auth" again to store new credentials`,
+      EXIT.unauthorised,
+    );
   }
 }

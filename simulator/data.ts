@@ -9,7 +9,7 @@
  * Every item carries a hidden modification time (never in a payload) that drives the
  * `modified*` feed filters and the change log.
  */
-import { FEEDS, type FeedField, type FeedName } from '../functions/core/keys.ts';
+import { FEEDS, type FeedField, type FeedName } from './feeds.ts';
 import {
   chance,
   gauss,

@@ -6,7 +6,7 @@
  * until SIGTERM/SIGINT.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { type Clock, ScaledClock, systemClock } from '../functions/core/clock.ts';
+import { realClock, type SimClock, scaledClock } from './feeds.ts';
 import { startSimulator } from './server.ts';
 
 function int(min: number) {
@@ -56,7 +56,7 @@ const o = program.opts<{
   deauthCallbackUrl?: string;
 }>();
 
-const clock: Clock = o.timeScale ? new ScaledClock(o.timeScale) : systemClock;
+const clock: SimClock = o.timeScale ? scaledClock(o.timeScale) : realClock;
 const sim = await startSimulator({
   port: o.port,
   host: o.host,

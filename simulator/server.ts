@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, systemClock } from '../functions/core/clock.ts';
-import { FEED_NAMES, FEEDS, type FeedName } from '../functions/core/keys.ts';
+import { type AppLimitOptions, AppLimits } from './app-limits.ts';
 import { FEED_FIELD_OF, type Item, imageBytes, type UserData, World } from './data.ts';
 import { type FaultController, type FaultOptions, Faults, type ScriptedFault } from './faults.ts';
+import { FEED_NAMES, FEEDS, type FeedName, realClock, type SimClock } from './feeds.ts';
 import { hex, mixSeed, mulberry32, parseDateParam, ymd } from './util.ts';
 
 export type {
@@ -33,8 +33,8 @@ export interface SimulatorOptions {
   activities?: number;
   /** Default 42; all data is deterministic from it (and the clock's start day). */
   seed?: number;
-  /** Default systemClock; rate limit, change log and modification times use it. */
-  clock?: Clock;
+  /** Default the real clock; rate limit, change log and modification times use it. */
+  clock?: SimClock;
   /** Per-user sliding window, default 100 calls / 900 000 ms. */
   rateLimit?: { calls: number; windowMs: number };
   /** Authorize redirects at once (default false: consent page with Approve/Deny). */
@@ -47,6 +47,11 @@ export interface SimulatorOptions {
   maxPageSize?: number;
   /** Faults active from the start. */
   faults?: FaultOptions;
+  /**
+   * App-wide limits over every user's calls (the contract's observed 429 texts): by default
+   * 5,000 calls per 15 minutes (sliding) and 300,000 per UTC day (reset daily).
+   */
+  appRateLimits?: AppLimitOptions;
 }
 
 export interface CallRecord {
@@ -235,7 +240,7 @@ function parseForm(req: IncomingMessage, body: string): URLSearchParams {
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const host = opts.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) throw new Error(`simulator host must be loopback, got ${host}`);
-  const clock = opts.clock ?? systemClock;
+  const clock = opts.clock ?? realClock;
   const seed = opts.seed ?? 42;
   const limit = opts.rateLimit ?? { calls: 100, windowMs: 900_000 };
   if (!(limit.calls >= 1 && limit.windowMs >= 1)) throw new Error('rateLimit must be positive');
@@ -454,6 +459,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return inWindow;
   }
 
+  const appLimits = new AppLimits(opts.appRateLimits);
+
   function maxCallsInWindow(userId: string): number {
     const list = [...(userCalls.get(userId) ?? [])].sort((a, b) => a - b);
     let best = 0;
@@ -496,8 +503,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const today2 = ymd(clock.now() + 2 * DAY);
     const nE = dateParam(url, 'noEarlierThan', '1970-01-01', false);
     const nL = dateParam(url, 'noLaterThan', today2, false);
-    const mE = dateParam(url, 'modifiedNoEarlierThan', '1970-01-01', true);
-    const mL = dateParam(url, 'modifiedNoLaterThan', today2, true);
+    // Feeds take dates only (yyyy-MM-dd), the modified filters too; only /changeLog takes times.
+    const mE = dateParam(url, 'modifiedNoEarlierThan', '1970-01-01', false);
+    const mL = dateParam(url, 'modifiedNoLaterThan', today2, false);
     for (const p of [nE, nL, mE, mL]) if (typeof p === 'string') return reasonReply(400, p);
     if (typeof nE === 'string' || typeof nL === 'string') return reasonReply(400, 'bad date');
     if (typeof mE === 'string' || typeof mL === 'string') return reasonReply(400, 'bad date');
@@ -548,10 +556,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const now = clock.now();
     const rawE = url.searchParams.get('modifiedNoEarlierThan');
     const rawL = url.searchParams.get('modifiedNoLaterThan');
-    const e = rawE === null ? { from: now - 7 * DAY } : parseDateParam(rawE);
-    const l = rawL === null ? { to: now } : parseDateParam(rawL);
-    if (!e) return reasonReply(400, 'modifiedNoEarlierThan must be yyyy-MM-ddTHH:mm:ss');
-    if (!l) return reasonReply(400, 'modifiedNoLaterThan must be yyyy-MM-ddTHH:mm:ss');
+    // The change log takes date-times (yyyy-mm-ddThh:mm:ss) only.
+    const e = rawE === null ? { from: now - 7 * DAY, hasTime: true } : parseDateParam(rawE);
+    const l = rawL === null ? { to: now, hasTime: true } : parseDateParam(rawL);
+    if (!e?.hasTime) return reasonReply(400, 'modifiedNoEarlierThan must be yyyy-MM-ddTHH:mm:ss');
+    if (!l?.hasTime) return reasonReply(400, 'modifiedNoLaterThan must be yyyy-MM-ddTHH:mm:ss');
     const from = e.from;
     // The window is capped at 7 days: a longer request is silently shortened.
     const to = Math.min(l.to, from + 7 * DAY);
@@ -568,7 +577,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
             .map((t) => `/${t.feed}/${t.id}`),
         ),
       ];
-      out[FEED_FIELD_OF[feed]] = { modified, deleted };
+      // The documented shape: each feed key holds an array of changes ("Changes[]").
+      out[FEED_FIELD_OF[feed]] = [{ modified, deleted }];
     }
     return jsonReply(200, out, 'ChangeLog');
   }
@@ -684,12 +694,18 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       write(
         res,
         record,
-        jsonReply(403, { reason: 'Revoked', delete_health: false }, 'ErrorMessage'),
+        // The docs type delete_health Boolean, but their examples send a string.
+        jsonReply(403, { reason: 'Revoked', delete_health: 'false' }, 'ErrorMessage'),
       );
       return;
     }
     if (inWindow > limit.calls) {
       write(res, record, reasonReply(429, limitReason()));
+      return;
+    }
+    const appHit = appLimits.hit(record.t);
+    if (appHit) {
+      write(res, record, reasonReply(429, appHit));
       return;
     }
     const fault = faults.take(rel, true);
@@ -705,19 +721,45 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
     }
     let reply: Reply;
-    if (req.method !== 'GET') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
       reply = reasonReply(405, 'Method Not Allowed');
-      reply.headers.allow = 'GET';
+      reply.headers.allow = 'GET, HEAD';
     } else {
       const user = world.user(token.userId);
-      reply = route(user, rel, url, req.headers.accept);
+      reply =
+        notModified(user, rel, req.headers['if-modified-since']) ??
+        route(user, rel, url, req.headers.accept);
       if (reply.status === 200 && rel === '/fitnessActivities') {
         const page = Number(url.searchParams.get('page') ?? '0');
         const n = faults.insertDuringPaging;
         if (page >= 1) for (let i = 0; i < n; i++) world.addActivity(user.userId, clock.now());
       }
     }
+    if (req.method === 'HEAD') {
+      // Headers of the GET, no body (content-length stays that of the body).
+      const body = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : reply.body;
+      record.status = reply.status;
+      if (!res.destroyed) {
+        res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) });
+        res.end();
+      }
+      return;
+    }
     deliver(req, res, record, reply, fault);
+  }
+
+  /**
+   * `If-Modified-Since` (an HTTP-date, GMT) on an item: 304 with no body when the item has not
+   * changed since then (one-second precision, as the header carries).
+   */
+  function notModified(user: UserData, rel: string, since: string | undefined): Reply | undefined {
+    if (since === undefined) return undefined;
+    const t = Date.parse(since);
+    if (!/GMT$/.test(since.trim()) || !Number.isFinite(t)) return undefined;
+    const m = ITEM_RE.exec(rel);
+    const item = m ? world.item(user, m[1] as FeedName, m[2]!) : undefined;
+    if (!item || Math.floor(item.modifiedMs / 1000) * 1000 > t) return undefined;
+    return { status: 304, headers: {}, body: '' };
   }
 
   // ------------------------------------------------------------------ www side

@@ -4,7 +4,6 @@
  */
 
 /** A seeded PRNG (mulberry32): floats in [0, 1). */
-import { formatStartTime } from '../functions/core/export/time.ts';
 export type Rng = () => number;
 
 export function mulberry32(seed: number): Rng {
@@ -62,18 +61,17 @@ export function round(v: number, decimals: number): number {
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
 
-/** `EEE, d MMM yyyy HH:mm:ss` of a "local" instant expressed as epoch ms (read with UTC getters). */
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * `EEE, d MMM yyyy HH:mm:ss` of a "local" instant expressed as epoch ms (read with UTC getters),
+ * as the API contract shows it (`Sat, 1 Jan 2011 00:00:00`: day unpadded, time padded). Written
+ * here, not borrowed from the exporters: the simulator checks them.
+ */
 export function rkDate(localMs: number): string {
   const d = new Date(localMs);
-  // The same formatter the exporters parse with: one definition of the API's time format.
-  return formatStartTime({
-    year: d.getUTCFullYear(),
-    month: d.getUTCMonth() + 1,
-    day: d.getUTCDate(),
-    hour: d.getUTCHours(),
-    minute: d.getUTCMinutes(),
-    second: d.getUTCSeconds(),
-  });
+  return `${WEEKDAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
 }
 
 /** `yyyy-MM-dd` of epoch ms, read in UTC. */

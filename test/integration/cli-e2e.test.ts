@@ -3,22 +3,13 @@
  * simulator and the CLI run in different processes on the real clock, so the rate window
  * is shrunk on both sides (30 calls per 2 s): the budget must still keep 429s at zero.
  */
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Simulator, startSimulator } from '../../simulator/server.ts';
 import {
   allFiles,
-  completeBrowserFlow,
   killAllChildren,
   ledgerRows,
   rawActivityFiles,
@@ -26,6 +17,7 @@ import {
   spawnCli,
   waitFor,
 } from '../helpers/cli.ts';
+import { authCli } from '../helpers/cli-auth.ts';
 
 const LIMIT = { calls: 30, windowMs: 2_000 };
 const RATE = ['--rate-limit', String(LIMIT.calls), '--rate-window', String(LIMIT.windowMs / 1000)];
@@ -53,42 +45,7 @@ function newDir(): string {
 
 const apiCalls = (s: Simulator) => s.callLog.filter((c) => !c.path.startsWith('/apps/')).length;
 
-/** `rk-sync auth` for real: print the URL, we play the browser, the CLI exchanges the code. */
-async function auth(s: Simulator, dataDir: string): Promise<string> {
-  const run = spawnCli(
-    [
-      'auth',
-      '--data-dir',
-      dataDir,
-      '--no-browser',
-      '--port',
-      '0',
-      '--client-id',
-      s.clientId,
-      '--auth-base-url',
-      s.authBaseUrl,
-      '--api-base-url',
-      s.apiBaseUrl,
-      '--json',
-    ],
-    { RK_CLIENT_SECRET: s.clientSecret },
-  );
-  await waitFor(() => /http:\/\/\S+\/apps\/authorize\S*/.test(run.stderr()), 15_000);
-  const url = /http:\/\/\S+\/apps\/authorize\S*/.exec(run.stderr())![0];
-  expect(url).toContain('redirect_uri=http%3A%2F%2F127.0.0.1%3A');
-  expect(await completeBrowserFlow(url)).toBe(200);
-  const { code } = await run.exited;
-  expect(code, run.stderr()).toBe(0);
-  const res = JSON.parse(run.stdout().trim().split('\n').at(-1)!) as { userId: string };
-  // The token is stored 0600 and never printed.
-  const credPath = join(dataDir, '.rk-sync', 'credentials.json');
-  expect(statSync(credPath).mode & 0o777).toBe(0o600);
-  const token = (JSON.parse(readFileSync(credPath, 'utf8')) as { tokens: Record<string, string> })
-    .tokens[res.userId]!;
-  expect(token.length).toBeGreaterThan(10);
-  expect(run.stdout() + run.stderr()).not.toContain(token);
-  return res.userId;
-}
+const auth = (s: Simulator, dataDir: string) => authCli(s, dataDir);
 
 function liveIds(s: Simulator, userId: string): Set<string> {
   return new Set(

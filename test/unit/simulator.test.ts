@@ -222,7 +222,7 @@ describe('simulator: OAuth and tokens', () => {
       expect(after.headers.get('content-type')).toContain(
         'application/vnd.com.runkeeper.ErrorMessage+json',
       );
-      expect(await after.json()).toEqual({ reason: 'Revoked', delete_health: false });
+      expect(await after.json()).toEqual({ reason: 'Revoked', delete_health: 'false' });
       for (let i = 0; i < 50 && received.length === 0; i++)
         await new Promise((r2) => setTimeout(r2, 10));
       expect(received.map((b) => JSON.parse(b))).toEqual([{ access_token: tok }]);
@@ -332,9 +332,13 @@ describe('simulator: resources', () => {
     ]) {
       expect((await api(sim, `/fitnessActivities?${q}`)).status, q).toBe(400);
     }
+    // Strict like the API: feed filters are dates only, the modified ones too.
     expect(
       (await api(sim, '/fitnessActivities?modifiedNoEarlierThan=2025-01-01T10:00:00')).status,
-    ).toBe(200);
+    ).toBe(400);
+    expect((await api(sim, '/fitnessActivities?modifiedNoEarlierThan=2025-01-01')).status).toBe(
+      200,
+    );
   });
 
   it('filters by local start date (inclusive) and echoes the filters', async () => {
@@ -413,6 +417,7 @@ describe('simulator: resources', () => {
     expect((await api(sim, '/fitnessActivities/123')).status).toBe(404);
     expect((await api(sim, '/nope')).status).toBe(404);
     expect((await api(sim, '/user', { method: 'POST' })).status).toBe(405);
+    expect((await api(sim, '/user', { method: 'POST' })).headers.get('allow')).toBe('GET, HEAD');
   });
 
   it('data has the documented variety', () => {
@@ -516,7 +521,8 @@ describe('simulator: resources', () => {
 
     const log = await api(sim, `/changeLog?modifiedNoEarlierThan=${since}`);
     expect(log.headers.get('content-type')).toContain('ChangeLog+json');
-    const cl = (await log.json()) as Record<string, { modified: Json[]; deleted: string[] }>;
+    // The documented shape: each feed key holds an array of changes.
+    const cl = (await log.json()) as Record<string, { modified: Json[]; deleted: string[] }[]>;
     expect(Object.keys(cl).sort()).toEqual(
       [
         'background_activities',
@@ -529,11 +535,11 @@ describe('simulator: resources', () => {
         'weight',
       ].sort(),
     );
-    expect(cl.fitness_activities!.modified.map((m) => m.uri).sort()).toEqual(
+    expect(cl.fitness_activities![0]!.modified.map((m) => m.uri).sort()).toEqual(
       [`/fitnessActivities/${added}`, `/fitnessActivities/${edited}`].sort(),
     );
-    expect(cl.fitness_activities!.deleted).toEqual([`/fitnessActivities/${deleted}`]);
-    expect(cl.sleep).toEqual({ modified: [], deleted: [] });
+    expect(cl.fitness_activities![0]!.deleted).toEqual([`/fitnessActivities/${deleted}`]);
+    expect(cl.sleep).toEqual([{ modified: [], deleted: [] }]);
 
     // Modified filter on the feed (date granularity).
     const day = since.slice(0, 10);
@@ -543,8 +549,10 @@ describe('simulator: resources', () => {
     );
     // A window ending before the change excludes it; windows are capped at 7 days.
     const old = await json(sim, '/changeLog?modifiedNoEarlierThan=2025-11-01T00:00:00');
-    expect((old.fitness_activities as { deleted: string[] }).deleted).toEqual([]);
+    expect((old.fitness_activities as { deleted: string[] }[])[0]!.deleted).toEqual([]);
     expect((await api(sim, '/changeLog?modifiedNoEarlierThan=yesterday')).status).toBe(400);
+    // The change log takes date-times only.
+    expect((await api(sim, '/changeLog?modifiedNoEarlierThan=2025-11-01')).status).toBe(400);
   });
 });
 

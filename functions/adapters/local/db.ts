@@ -7,7 +7,7 @@
  * or was written by a newer rk-sync (higher schema_version) is refused with a
  * `StateDbError` and never modified.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
@@ -63,6 +63,8 @@ export class StateDbError extends Error {
 export interface LocalDb {
   readonly db: DatabaseSync;
   readonly path: string;
+  /** Opened read-only because the directory is not writable (`allowReadOnly`). */
+  readonly readOnly?: boolean;
   /** Run `fn` in one IMMEDIATE transaction (serialised with other processes). */
   tx<T>(fn: () => T): T;
   getMeta(key: string): string | undefined;
@@ -82,11 +84,30 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A read-only connection. In a read-only directory SQLite cannot create the WAL index, so the
+ * file is opened `immutable` (nobody can be writing there; committed WAL pages not yet
+ * checkpointed are not seen).
+ */
+function openReadOnly(path: string, immutable: boolean): DatabaseSync {
+  const target = immutable ? new URL(`file://${encodeURI(path)}?immutable=1`) : path;
+  return new DatabaseSync(target, { readOnly: true, timeout: 5_000 });
+}
+
 /** Read-only checks of an existing file; throws StateDbError, never writes. */
-function validateExisting(path: string): void {
+function validateExisting(path: string, immutable = false): void {
   let ro: DatabaseSync | undefined;
   try {
-    ro = new DatabaseSync(path, { readOnly: true, timeout: 5_000 });
+    ro = openReadOnly(path, immutable);
     const check = ro.prepare('PRAGMA quick_check').all();
     const first = check[0] ? Object.values(check[0])[0] : 'ok';
     if (check.length !== 1 || first !== 'ok') {
@@ -133,6 +154,20 @@ function validateExisting(path: string): void {
 export interface OpenDbOptions {
   /** Open an existing database only (status): do not create the data directory. */
   mustExist?: boolean;
+  /** In a read-only data directory, open read-only instead of refusing (status). */
+  allowReadOnly?: boolean;
+}
+
+/** The data directory cannot be written (read-only mount, permissions). */
+export class ReadOnlyDirError extends StateDbError {
+  readonly code = 'EROFS';
+}
+
+/** Anything besides the state database that shows an archive lives here. */
+function holdsArchive(dataDir: string): boolean {
+  return ['raw', 'index', join('.rk-sync', 'credentials.json')].some((p) =>
+    existsSync(join(dataDir, p)),
+  );
 }
 
 /** Open (creating or migrating as needed) the state database of a data directory. */
@@ -142,7 +177,23 @@ export function openDb(dataDir: string, opts: OpenDbOptions = {}): LocalDb {
   if (existsSync(path)) {
     const st = statSync(path);
     if (!st.isFile()) throw new StateDbError(`${path} is not a regular file`);
+    if (!writable(dir)) {
+      if (!opts.allowReadOnly || st.size === 0) {
+        throw new ReadOnlyDirError(
+          `cannot write to ${dir} (read-only file system or no permission); nothing was changed. Make the data directory writable, or use another --data-dir`,
+        );
+      }
+      validateExisting(path, true);
+      return readOnlyDb(path);
+    }
     if (st.size > 0) validateExisting(path);
+    else if (holdsArchive(dataDir)) {
+      // SQLite never leaves an empty file behind after its first transaction: this one was
+      // truncated (disk full, a copy gone wrong). Re-initialising would hide the loss.
+      throw new StateDbError(
+        `the state database ${path} is empty (0 bytes) although ${dataDir} holds an archive: it was truncated. It was left untouched; move it away to rebuild the state with the next sync (stored files are kept, every item is listed again)`,
+      );
+    }
   } else {
     if (opts.mustExist) throw new StateDbError(`no rk-sync data in ${dataDir}`);
     try {
@@ -224,6 +275,31 @@ export function openDb(dataDir: string, opts: OpenDbOptions = {}): LocalDb {
     },
     setMeta: (key, value) => {
       setMetaStmt.run(key, value);
+    },
+    close: () => {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+/** A read-only handle (status in a read-only directory): every write throws SQLITE_READONLY. */
+function readOnlyDb(path: string): LocalDb {
+  const db = openReadOnly(path, true);
+  const getMetaStmt = db.prepare('SELECT value FROM meta WHERE key = ?');
+  let closed = false;
+  return {
+    db,
+    path,
+    readOnly: true,
+    tx: (fn) => fn(),
+    getMeta: (key) => {
+      const r = getMetaStmt.get(key);
+      return r ? String(r.value) : undefined;
+    },
+    setMeta: () => {
+      throw new ReadOnlyDirError(`${path} is open read-only`);
     },
     close: () => {
       if (closed) return;

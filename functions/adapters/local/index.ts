@@ -1,5 +1,13 @@
 /** Local adapters: one machine, files + SQLite (the embedded default of the CLI). */
-export { type LocalDb, openDb, SCHEMA_VERSION, StateDbError, stateDir, statePath } from './db.ts';
+export {
+  type LocalDb,
+  openDb,
+  ReadOnlyDirError,
+  SCHEMA_VERSION,
+  StateDbError,
+  stateDir,
+  statePath,
+} from './db.ts';
 export {
   assertSafeKey,
   atomicWrite,

@@ -13,6 +13,7 @@ import { matchActivity } from '../import/match.ts';
 import type { ItemRef } from '../keys.ts';
 import { assertUserId } from '../keys.ts';
 import type { Log, ObjectStore } from '../ports.ts';
+import { storageFault } from '../storage-fault.ts';
 import {
   CSV_HEADER,
   type IndexRow,
@@ -77,6 +78,9 @@ export function derivedHook(store: ObjectStore, log: Log) {
     try {
       await writeDerived(store, userId, doc.json);
     } catch (e) {
+      // A full or read-only disk fails the fetch (the item is not marked synced, so the next
+      // run stores it again with its derived files); a rendering problem does not.
+      if (storageFault(e)) throw e;
       log.warn('derived files not rendered; raw is stored and `export` can retry', {
         id: ref.id,
         error: describeError(e),

@@ -7,6 +7,7 @@
 import { budgetKey } from '../budget.ts';
 import { describeError, isHealthGraphError } from '../errors.ts';
 import type { FetchMessage, WorkQueue } from '../ports.ts';
+import { storageFault } from '../storage-fault.ts';
 import type { SyncConfig } from './config.ts';
 import { emptyOutcomes, type FetcherDeps, type FetchOutcome, handleFetch } from './fetcher.ts';
 import { type RunSummary, runScheduler } from './scheduler.ts';
@@ -85,6 +86,8 @@ export async function driveLocalSync(
         p.outcomes[outcome]++;
       } catch (e) {
         if (aborted()) return { ...p, stopped: 'aborted' };
+        // Disk full or read-only: retrying cannot help; the caller stops with what to do.
+        if (storageFault(e)) throw e;
         p.outcomes.error++;
         if (next.receives < maxReceives && (!isHealthGraphError(e) || e.retryable)) {
           // Back off with full jitter, like SQS redelivery after the visibility timeout.
@@ -113,11 +116,17 @@ export async function driveLocalSync(
       const startedAt = deps.clock.now();
       const detect =
         startedAt - (lastDetection.get(userId) ?? Number.NEGATIVE_INFINITY) >= cfg.periodMs;
-      const run = await runScheduler(
-        deps,
-        detect ? local : { ...local, skipChangeDetection: true },
-        userId,
-      );
+      let run: RunSummary;
+      try {
+        run = await runScheduler(
+          deps,
+          detect ? local : { ...local, skipChangeDetection: true },
+          userId,
+        );
+      } catch (e) {
+        if (aborted()) return { ...p, stopped: 'aborted' };
+        throw e;
+      }
       if (detect && run.outcome === 'ok') lastDetection.set(userId, startedAt);
       p.runs++;
       p.lastRun = run;

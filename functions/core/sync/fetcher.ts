@@ -76,6 +76,9 @@ export async function handleFetch(
   try {
     doc = await client.getItem(ref);
   } catch (e) {
+    // Interrupted (Ctrl-C, shutdown): the item did not fail, it was never answered. No attempt
+    // is spent and no error recorded; the next run fetches it like any pending item.
+    if (deps.signal?.aborted) throw e;
     if (e instanceof BudgetExhaustedError || e instanceof RateLimitedError) {
       const now = deps.clock.now();
       const delay = Math.min(900, Math.max(1, Math.ceil((e.waitUntil - now) / 1000)));

@@ -5,6 +5,9 @@
  * deleted something since the last build. An idle run reads the account once and writes
  * nothing (no S3 request, no API call).
  *
+ * Crash safety: the flag is persisted before a build starts and cleared only by a build that
+ * completed, so a crash during the build (or a full disk) leaves it owed to a later run.
+ *
  * Freshness: the flag set by a run that enqueued work is cleared by a build only when no
  * fetch is still in flight (no ENQUEUED item), so the build after the last fetch lands
  * shows it; PENDING items re-mark the flag when a later run enqueues them.
@@ -58,6 +61,10 @@ export async function refreshIndex(
       await patchAccount(deps.accounts, userId, { indexDirtyAt: dirtyAt });
     }
     return { outcome: 'waiting' };
+  }
+  // Owed before the work: a crash during the build leaves the flag set, so a later run builds.
+  if (account.indexDirtyAt === undefined) {
+    await patchAccount(deps.accounts, userId, { indexDirtyAt: dirtyAt });
   }
   const t0 = Date.now();
   const items = await deps.ledger.list(userId);

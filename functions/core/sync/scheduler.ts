@@ -22,12 +22,15 @@ import { sha256Hex } from '../hash.ts';
 import type { HealthGraphClient } from '../healthgraph/client.ts';
 import { DOCS, docKey, FEEDS, type FeedName } from '../keys.ts';
 import type { Account, FeedCursor, SyncDeps } from '../ports.ts';
+import { storageFault } from '../storage-fault.ts';
 import type { SyncConfig } from './config.ts';
 
 export interface SchedulerDeps extends SyncDeps {
   api: (token: string, userId: string) => HealthGraphClient;
   /** Publishes operational metrics (e.g. AccountRevoked). */
   metric?: (name: string, value: number) => void;
+  /** The run's stop signal (Ctrl-C): a request it cuts short is no failure. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface RunSummary {
@@ -268,6 +271,8 @@ export async function runScheduler(
       },
     });
   } catch (e) {
+    // A full or read-only disk is no run error to retry: the caller stops the sync.
+    if (storageFault(e) || deps.signal?.aborted) throw e;
     s.error = describeError(e);
     if (
       e instanceof RevokedError ||

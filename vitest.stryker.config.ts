@@ -1,0 +1,26 @@
+/**
+ * The vitest configuration StrykerJS uses (npm run mutate): the unit, contract and fault
+ * suites that exercise functions/core's budget and sync code. Left out: the CLI end-to-end and
+ * moto suites (processes and servers) and the DES load suite (`test/sim/des.test.ts`, ~35 s a
+ * run, which would make each covered mutant cost half a minute).
+ */
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: [
+      'test/unit/call-budget.test.ts',
+      'test/unit/core-sync.test.ts',
+      'test/unit/memory-adapters.test.ts',
+      'test/unit/local-adapters.test.ts',
+      'test/unit/index-refresh.test.ts',
+      'test/unit/keys-and-limits.test.ts',
+      'test/unit/sync-*.test.ts',
+      'test/sim/faults.test.ts',
+      'test/sim/random-faults.test.ts',
+    ],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    env: { POWERTOOLS_DEV: 'true' },
+  },
+});
