@@ -5,6 +5,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
+  dataDirExposure,
   FileTokenStore,
   FsObjectStore,
   type LocalDb,
@@ -29,8 +30,14 @@ export interface LocalStores {
   close(): void;
 }
 
-export function openLocal(dataDir: string, opts: { mustExist?: boolean } = {}): LocalStores {
+export function openLocal(
+  dataDir: string,
+  opts: { mustExist?: boolean; warn?: (message: string) => void } = {},
+): LocalStores {
   const dir = resolve(dataDir);
+  const exposed = dataDirExposure(dir);
+  // Not silenced by --quiet: a cron job's mail is where the owner will see it.
+  if (exposed) (opts.warn ?? ((m) => process.stderr.write(`rk-sync: warning: ${m}\n`)))(exposed);
   let db: LocalDb;
   try {
     db = openDb(dir, opts);

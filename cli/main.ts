@@ -1,6 +1,6 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo, export, import, invite. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import, invite, unlink. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -30,6 +30,7 @@ import {
 } from './settings.ts';
 import { describeStatus, statusReport } from './status.ts';
 import { describeSummary, runSync } from './sync.ts';
+import { describeUnlink, unlinkLocal, unlinkStack, wantsStack } from './unlink.ts';
 
 interface GlobalOpts {
   dataDir: string;
@@ -511,6 +512,27 @@ program
       }
     },
   );
+
+program
+  .command('unlink')
+  .argument('[userId]', 'the Runkeeper user id to remove (locally: default the only linked one)')
+  .description(
+    'remove a linked account: its token is deleted and it is never synced again (the archive keeps its files). Locally from --data-dir; on a deployed stack (--outputs/--stack/--table) with your AWS credentials',
+  )
+  .option('--outputs <file>', 'stack outputs written by `npm run deploy`')
+  .option('--stack <name>', 'which stack in the outputs file')
+  .option('--table <name>', 'the TableName output (instead of --outputs)')
+  .option('--token-prefix <path>', 'the TokenParameterPrefix output (instead of --outputs)')
+  .option('--region <region>', 'AWS region (default: your AWS configuration)')
+  .action(async (userId: string | undefined, opts: Parameters<typeof unlinkStack>[1], cmd) => {
+    const { g, dataDir } = settingsOf(cmd);
+    let r: Awaited<ReturnType<typeof unlinkStack>>;
+    if (wantsStack(opts)) {
+      if (userId === undefined) throw new CliError('name the user id to unlink', EXIT.usage);
+      r = await unlinkStack(userId, opts);
+    } else r = await unlinkLocal(userId, dataDir);
+    out(g.json ? JSON.stringify(r) : describeUnlink(r));
+  });
 
 function parseFeedsCfg(v: string | string[]): FeedName[] {
   try {

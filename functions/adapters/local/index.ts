@@ -3,6 +3,7 @@ export { type LocalDb, openDb, SCHEMA_VERSION, StateDbError, stateDir, statePath
 export {
   assertSafeKey,
   atomicWrite,
+  dataDirExposure,
   FileTokenStore,
   FsObjectStore,
   historyKey,
