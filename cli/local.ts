@@ -18,6 +18,7 @@ import {
 } from '../functions/adapters/local/index.ts';
 import { type BudgetConfig, SlidingWindowBudget } from '../functions/core/budget.ts';
 import type { Log } from '../functions/core/ports.ts';
+import { redactFields } from '../functions/core/redact.ts';
 import { CliError, EXIT } from './errors.ts';
 
 export interface LocalStores {
@@ -79,7 +80,7 @@ export function cliLog(o: { quiet: boolean; verbose: boolean; onLine?: () => voi
     o.onLine?.();
     const detail =
       extra && Object.keys(extra).length > 0
-        ? ` ${Object.entries(extra)
+        ? ` ${Object.entries(redactFields(extra))
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
             .join(' ')}`
         : '';

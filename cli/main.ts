@@ -11,6 +11,7 @@ import { systemClock } from '../functions/core/clock.ts';
 import { rerenderAll } from '../functions/core/export/derive.ts';
 import { importExportZip } from '../functions/core/import/archive.ts';
 import type { FeedName } from '../functions/core/keys.ts';
+import { redactSecrets } from '../functions/core/redact.ts';
 import { authorize, promptHidden } from './auth.ts';
 import { describeDemo, runDemo } from './demo.ts';
 import { CliError, EXIT, EXIT_CODES_HELP, Interrupted } from './errors.ts';
@@ -569,11 +570,12 @@ async function main(): Promise<number> {
       process.stderr.write(`rk-sync: ${e.message}\n`);
       return e.exitCode;
     }
-    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    const msg = redactSecrets(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
     process.stderr.write(
       `rk-sync: unexpected error: ${msg.split('\n')[0]}${verbose ? '' : ' (run with --verbose for details)'}\n`,
     );
-    if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    if (verbose && e instanceof Error && e.stack)
+      process.stderr.write(`${redactSecrets(e.stack)}\n`);
     return EXIT.failed;
   }
 }
