@@ -22,7 +22,6 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
@@ -33,6 +32,7 @@ import type { Construct } from 'constructs';
 import type { RkSyncConfig } from './config.ts';
 import { AppFunction, METRICS_NAMESPACE, SERVICE_NAME } from './constructs/app-function.ts';
 import { dropRedundantRoleDependsOn } from './constructs/depends-on.ts';
+import { grantConsume, grantKeyVia, grantSend, grantTable } from './grants.ts';
 
 export interface RkSyncStackProps extends StackProps {
   readonly config: RkSyncConfig;
@@ -66,13 +66,9 @@ export const SINGLETON_DOCS = ['profile', 'settings', 'records'] as const;
 /** Activity photos: media/{userId}/fitnessActivities/{id}/… (fetcher only; the import has none). */
 export const MEDIA_PREFIX = 'media/';
 
-const KMS_WILDCARDS_REASON =
-  'kms:GenerateDataKey* / kms:ReEncrypt* come from CDK grant* helpers for the stack CMK; the ' +
-  'statement is scoped to that single key ARN, so the wildcard only spans variants of one operation.';
-const KMS_WILDCARD_FINDINGS = ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'];
 const TABLE_INDEX_REASON =
-  'DynamoDB grant* adds <table>/index/* so the function can Query the byWork GSI of its own table; ' +
-  'the table has exactly one index.';
+  'The scheduler queries the byWork GSI of its own table (<table>/index/*); the table has ' +
+  'exactly one index.';
 
 export class RkSyncStack extends Stack {
   readonly tokenParamPrefix: string;
@@ -316,9 +312,8 @@ export class RkSyncStack extends Stack {
         REDIRECT_URI: callbackUrl,
       },
     });
-    table.grantReadWriteData(authorize);
-    if (key) authorize.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
-    authorize.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    // Per-function table actions and key use through DynamoDB only (infra/grants.ts).
+    grantTable(authorize, table, key, 'authorize');
 
     const scheduler = new AppFunction(this, 'SchedulerFunction', {
       handlerName: 'scheduler',
@@ -339,8 +334,8 @@ export class RkSyncStack extends Stack {
         ...budgetEnv,
       },
     });
-    table.grantReadWriteData(scheduler);
-    queue.grantSendMessages(scheduler);
+    grantTable(scheduler, table, key, 'scheduler');
+    grantSend(scheduler, queue, key);
     // Reads the per-activity rows and writes the assembled files under index/; reads (HEAD)
     // raw and derived objects for the manifest's hashes and sizes. No delete, no media/.
     grantObjects(scheduler, bucket, key, [INDEX_PREFIX], ['s3:GetObject', 's3:PutObject']);
@@ -362,8 +357,7 @@ export class RkSyncStack extends Stack {
     );
     scheduler.grantActions(['ssm:GetParameter'], [tokenParamArn]);
     // Token SecureStrings: the stack key (cmk) or aws/ssm, whose key policy already allows it.
-    key?.grantDecrypt(scheduler);
-    if (key) scheduler.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
+    grantKeyVia(scheduler, key, 'ssm', 'ssmRead');
     scheduler.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     scheduler.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
 
@@ -386,7 +380,7 @@ export class RkSyncStack extends Stack {
         ...budgetEnv,
       },
     });
-    table.grantReadWriteData(callback);
+    grantTable(callback, table, key, 'callback');
     // The client secret is a SecureString under the AWS-managed aws/ssm key (the default of
     // `aws ssm put-parameter --type SecureString`): that key's policy already allows decryption
     // through SSM for principals allowed to call ssm:GetParameter, so no kms grant is needed.
@@ -397,10 +391,8 @@ export class RkSyncStack extends Stack {
     );
     // Tokens are written under the stack key (cmk); with encryption=aws-managed, PutParameter
     // omits KeyId, SSM uses aws/ssm, and that key's policy covers this role: no kms grant.
-    key?.grant(callback, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
+    grantKeyVia(callback, key, 'ssm', 'ssmWrite');
     scheduler.grantInvokeLatestVersion(callback);
-    if (key) callback.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
-    callback.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     callback.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
 
     const deauthorize = new AppFunction(this, 'DeauthorizeFunction', {
@@ -415,11 +407,9 @@ export class RkSyncStack extends Stack {
         ...(config.onRevoke === 'delete' ? { BUCKET_NAME: bucket.bucketName } : {}),
       },
     });
-    table.grantReadWriteData(deauthorize);
+    grantTable(deauthorize, table, key, 'deauthorize');
     deauthorize.grantActions(['ssm:GetParameter', 'ssm:DeleteParameter'], [tokenParamArn]);
-    key?.grantDecrypt(deauthorize);
-    if (key) deauthorize.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
-    deauthorize.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    grantKeyVia(deauthorize, key, 'ssm', 'ssmRead');
     deauthorize.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
     if (config.onRevoke === 'delete') {
       // X7: delete every version of the revoked user's objects (keys are raw/{userId}/…,
@@ -451,27 +441,27 @@ export class RkSyncStack extends Stack {
         ...budgetEnv,
       },
     });
-    table.grantReadWriteData(fetcher);
+    grantTable(fetcher, table, key, 'fetcher');
     fetcher.grantActions(['ssm:GetParameter'], [tokenParamArn]);
-    key?.grantDecrypt(fetcher);
+    grantKeyVia(fetcher, key, 'ssm', 'ssmRead');
     const fetcherPrefixes = [...DATA_PREFIXES, MEDIA_PREFIX];
     grantObjects(fetcher, bucket, key, fetcherPrefixes, ['s3:GetObject', 's3:PutObject']);
     // Deferred work is acknowledged and re-sent with DelaySeconds (H2), never failed.
-    queue.grantSendMessages(fetcher);
+    grantSend(fetcher, queue, key);
     // H1: NO reservedConcurrentExecutions here. The ESM polls with ~5 pollers regardless of
     // reserved concurrency, so "reserved concurrency 1" throttles deliveries, which come back
     // after the visibility timeout with a higher receive count and reach the DLQ unprocessed.
     // MaximumConcurrency on the ESM (minimum 2) caps concurrency without throttling. Pacing of
     // Runkeeper calls is done by the shared per-user call budget (DynamoDB) plus DelaySeconds.
-    fetcher.addEventSource(
-      new SqsEventSource(queue, {
-        batchSize: 1,
-        reportBatchItemFailures: true,
-        maxConcurrency: FETCHER_MAX_CONCURRENCY,
-      }),
-    );
-    if (key) fetcher.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
-    fetcher.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    // A plain mapping (not SqsEventSource): its consume grant would add an unconditioned
+    // kms:Decrypt on the stack key; grantConsume gives the same access through SQS only.
+    fetcher.addEventSourceMapping('FetchQueueSource', {
+      eventSourceArn: queue.queueArn,
+      batchSize: 1,
+      reportBatchItemFailures: true,
+      maxConcurrency: FETCHER_MAX_CONCURRENCY,
+    });
+    grantConsume(fetcher, queue, key);
     fetcher.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
     fetcher.acknowledgeWildcards(
       fetcherPrefixes.map((p) => `Resource::${bucketArnToken}/${p}*`),
@@ -490,15 +480,13 @@ export class RkSyncStack extends Stack {
         BUCKET_NAME: bucket.bucketName,
       },
     });
-    table.grantReadWriteData(importer);
+    grantTable(importer, table, key, 'importer');
     grantObjects(importer, bucket, key, [IMPORT_PREFIX], ['s3:GetObject']);
     grantObjects(importer, bucket, key, DATA_PREFIXES, ['s3:GetObject', 's3:PutObject']);
     bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new LambdaDestination(importer), {
       prefix: IMPORT_PREFIX,
       suffix: '.zip',
     });
-    if (key) importer.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
-    importer.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     importer.acknowledgeWildcards(
       [IMPORT_PREFIX, ...DATA_PREFIXES].map((p) => `Resource::${bucketArnToken}/${p}*`),
       'The importer reads uploaded archives under imports/ and writes the archive layout under ' +
@@ -601,8 +589,5 @@ function grantObjects(
   );
   // ListBucket lets GetObject/HeadObject answer 404 (not 403) for a missing key.
   fn.grantActions(['s3:ListBucket'], [bucket.bucketArn]);
-  const kmsActions = actions.includes('s3:PutObject')
-    ? ['kms:Decrypt', 'kms:GenerateDataKey']
-    : ['kms:Decrypt'];
-  key?.grant(fn, ...kmsActions);
+  grantKeyVia(fn, key, 's3', actions.includes('s3:PutObject') ? 's3Write' : 's3Read');
 }

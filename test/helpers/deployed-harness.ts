@@ -44,6 +44,7 @@ import { makeLogger, makeMetrics, type Platform } from '../../functions/shared/p
 import { type Simulator, startSimulator } from '../../simulator/server.ts';
 import {
   functionEnv,
+  type HandlerName,
   type MotoClients,
   motoClients,
   type Provisioned,
@@ -81,6 +82,8 @@ export interface HarnessOptions {
   echoLogs?: boolean;
   /** Simulated Runkeeper users (default 1). */
   users?: number;
+  /** Each handler gets its own SDK clients, so `actionsBy` tells which function called what. */
+  isolateClients?: boolean;
 }
 
 export interface DrainStats {
@@ -102,6 +105,8 @@ export class DeployedHarness {
   sim!: Simulator;
   c!: MotoClients;
   facts!: TemplateFacts;
+  /** The synthesised template the resources were created from. */
+  template!: Record<string, unknown>;
   res!: Provisioned;
   platform!: Platform;
   envs!: Record<
@@ -120,6 +125,8 @@ export class DeployedHarness {
   readonly secrets: string[] = [];
   readonly timings: Record<string, number> = {};
   #pendingInvokes: Promise<unknown>[] = [];
+  /** With `isolateClients`: each function's own clients (their counters record every call). */
+  readonly clientsOf: Partial<Record<HandlerName, MotoClients>> = {};
   #restoreConsole: (() => void) | undefined;
 
   constructor(o: HarnessOptions) {
@@ -129,6 +136,7 @@ export class DeployedHarness {
       timeScale: 90,
       echoLogs: false,
       users: 1,
+      isolateClients: false,
       ...o,
     };
   }
@@ -181,6 +189,7 @@ export class DeployedHarness {
       scheduleMinutes: 1,
       onRevoke: 'delete',
     });
+    this.template = tpl;
     this.facts = templateFacts(tpl);
     this.c = motoClients(moto.endpoint);
     const secretName = this.facts.env.callback?.CLIENT_SECRET_PARAM;
@@ -212,15 +221,15 @@ export class DeployedHarness {
     };
     this.authorize = createAuthorizeHandler(
       parseEnv('authorize', this.envs.authorize),
-      this.platform,
+      this.platformOf('authorize'),
     ) as never;
     this.callback = createCallbackHandler(
       parseEnv('callback', this.envs.callback),
-      this.platform,
+      this.platformOf('callback'),
     ) as never;
     this.deauthorize = createDeauthorizeHandler(
       parseEnv('deauthorize', this.envs.deauthorize),
-      this.platform,
+      this.platformOf('deauthorize'),
     ) as never;
     this.scheduler = this.schedulerWith();
     this.fetcher = this.fetcherWith();
@@ -231,16 +240,32 @@ export class DeployedHarness {
     );
   }
 
+  /** The platform one handler runs with: shared clients, or its own (`isolateClients`). */
+  platformOf(name: HandlerName): Platform {
+    if (!this.opts.isolateClients) return this.platform;
+    this.clientsOf[name] ??= motoClients(this.moto.endpoint);
+    return { ...this.platform, clients: this.clientsOf[name] };
+  }
+
+  /** `Service:Command` pairs each function performed (with `isolateClients`). */
+  actionsBy(): Partial<Record<HandlerName, string[]>> {
+    const out: Partial<Record<HandlerName, string[]>> = {};
+    for (const [name, c] of Object.entries(this.clientsOf) as [HandlerName, MotoClients][]) {
+      out[name] = [...c.counter.counts.keys()].filter((k) => k.includes(':')).sort();
+    }
+    return out;
+  }
+
   schedulerWith(syncOverrides?: Partial<SyncConfig>): Scheduler {
     return createSchedulerHandler(parseEnv('scheduler', this.envs.scheduler), {
-      ...this.platform,
+      ...this.platformOf('scheduler'),
       syncOverrides,
     }) as never;
   }
 
   fetcherWith(crash?: (p: CrashPoint) => void): Fetcher {
     return createFetcherHandler(parseEnv('fetcher', this.envs.fetcher), {
-      ...this.platform,
+      ...this.platformOf('fetcher'),
       crash,
     }) as never;
   }

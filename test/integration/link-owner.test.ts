@@ -7,11 +7,11 @@ import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoAccountStore, DynamoAuthStateStore } from '../../functions/adapters/aws/dynamo.ts';
 import { hashSecret } from '../../functions/core/sync/link.ts';
-import { REGION } from '../helpers/aws-env.ts';
+import { FUNCTION_IDS, type HandlerName, REGION } from '../helpers/aws-env.ts';
 import { runCli } from '../helpers/cli.ts';
 import { DeployedHarness } from '../helpers/deployed-harness.ts';
 
-const h = new DeployedHarness({ activities: 3, users: 2 });
+const h = new DeployedHarness({ activities: 3, users: 2, isolateClients: true });
 let accounts: DynamoAccountStore;
 let states: DynamoAuthStateStore;
 
@@ -121,4 +121,76 @@ describe('only the owner links (X9, X10)', () => {
     const bad = await runCli(['unlink', '../x', '--table', 't', '--token-prefix', '/p/'], awsEnv());
     expect(bad.code).toBe(2);
   });
+
+  it('X17: every AWS call each function made here is an action its role is granted', async () => {
+    // Finish the flows: the new owner's first sync, then Runkeeper de-authorises it (delete).
+    h.userId = loser;
+    await h.runScheduler();
+    await h.drain();
+    const t = await h.c.ssm.send(
+      new GetParameterCommand({
+        Name: `${h.envs.callback.TOKEN_PARAM_PREFIX}${loser}`,
+        WithDecryption: true,
+      }),
+    );
+    h.token = t.Parameter?.Value ?? '';
+    expect((await h.deauthorizeAndDelete()).accountStatus).toBe('REVOKED');
+    const used = h.actionsBy();
+    expect(Object.keys(used).sort()).toEqual([
+      'authorize',
+      'callback',
+      'deauthorize',
+      'fetcher',
+      'scheduler',
+    ]);
+    for (const [name, calls] of Object.entries(used) as [HandlerName, string[]][]) {
+      const granted = grantedActions(name);
+      for (const call of calls) {
+        for (const action of iamActionsOf(call)) {
+          expect([name, call, granted.some((g) => matches(g, action))]).toEqual([name, call, true]);
+        }
+      }
+    }
+    // And the public authorize function did nothing but read an invite and write a state.
+    expect(used.authorize).toEqual(['DynamoDB:GetItem', 'DynamoDB:PutItem']);
+  }, 90_000);
 });
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON
+type Json = any;
+
+/** The IAM actions a recorded `Service:Command` needs. */
+function iamActionsOf(call: string): string[] {
+  const [service, command] = call.split(':') as [string, string];
+  const s3: Record<string, string[]> = {
+    HeadObject: ['s3:GetObject'],
+    ListObjectsV2: ['s3:ListBucket'],
+    ListObjectVersions: ['s3:ListBucketVersions'],
+    DeleteObjects: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+  };
+  if (service === 'S3') return s3[command] ?? [`s3:${command}`];
+  if (service === 'SQS') return [`sqs:${command.replace(/Batch$/, '')}`];
+  return [`${service.toLowerCase()}:${command}`];
+}
+
+function matches(granted: string, action: string): boolean {
+  const re = new RegExp(`^${granted.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+  return re.test(action);
+}
+
+/** Every action the template grants the function's role. */
+function grantedActions(name: HandlerName): string[] {
+  const prefix = Object.entries(FUNCTION_IDS).find(([, n]) => n === name)![0];
+  const res = h.template.Resources as Record<string, Json>;
+  const roleId = Object.keys(res).find(
+    (id) => id.startsWith(`${prefix}Role`) && res[id].Type === 'AWS::IAM::Role',
+  )!;
+  return Object.values(res)
+    .filter(
+      (r: Json) =>
+        r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes(`"${roleId}"`),
+    )
+    .flatMap((r: Json) => r.Properties.PolicyDocument.Statement)
+    .filter((st: Json) => st.Effect === 'Allow')
+    .flatMap((st: Json) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
+}
