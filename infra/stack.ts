@@ -9,6 +9,7 @@ import {
 } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnStage,
   HttpApi,
   HttpMethod,
   HttpStage,
@@ -63,6 +64,17 @@ export const INDEX_PREFIX = 'index/';
 export const MANIFEST_PREFIXES = ['raw/', 'gpx/', 'tcx/', 'geojson/'] as const;
 /** Singleton documents the scheduler stores (functions/core/keys.ts DOCS). */
 export const SINGLETON_DOCS = ['profile', 'settings', 'records'] as const;
+/**
+ * Per-route throttling (requests per second, burst) on top of the stage default (5/10):
+ * /authorize is used by the owner a few times a year, /callback once per link, /deauthorize
+ * by Runkeeper's servers. Separate buckets keep one route's flood from starving the others.
+ */
+export const ROUTE_THROTTLE: Record<string, { rateLimit: number; burstLimit: number }> = {
+  '/authorize': { rateLimit: 2, burstLimit: 5 },
+  '/callback': { rateLimit: 5, burstLimit: 10 },
+  '/deauthorize': { rateLimit: 10, burstLimit: 20 },
+};
+
 /** Activity photos: media/{userId}/fitnessActivities/{id}/… (fetcher only; the import has none). */
 export const MEDIA_PREFIX = 'media/';
 
@@ -504,6 +516,10 @@ export class RkSyncStack extends Stack {
       ['/callback', HttpMethod.GET, callback],
       ['/deauthorize', HttpMethod.POST, deauthorize],
     ];
+    const routeSettings: Record<
+      string,
+      { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }
+    > = {};
     for (const [routePath, method, fn] of routes) {
       const [route] = api.addRoutes({
         path: routePath,
@@ -511,6 +527,16 @@ export class RkSyncStack extends Stack {
         integration: new HttpLambdaIntegration(`${fn.node.id}Integration`, fn),
       });
       if (route === undefined) throw new Error(`route ${routePath} was not created`);
+      // Each route its own throttle bucket (X18): a flood of /authorize cannot starve the
+      // owner's /callback or Runkeeper's /deauthorize (which Runkeeper does not retry).
+      const limit = ROUTE_THROTTLE[routePath];
+      if (limit) {
+        routeSettings[`${method} ${routePath}`] = {
+          ThrottlingRateLimit: limit.rateLimit,
+          ThrottlingBurstLimit: limit.burstLimit,
+        };
+        stage.node.addDependency(route);
+      }
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
@@ -519,6 +545,8 @@ export class RkSyncStack extends Stack {
           '/deauthorize by constant-time token-hash matching.',
       });
     }
+
+    (stage.node.defaultChild as CfnStage).routeSettings = routeSettings;
 
     const tick = new events.Rule(this, 'SchedulerTick', {
       description: `rk-sync: run the scheduler every ${config.scheduleMinutes} minutes`,

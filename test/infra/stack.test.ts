@@ -473,6 +473,23 @@ describe('HTTP API', () => {
     // OAuth code and state travel in the query string: never log path or querystring.
     expect(format).not.toMatch(/\$context\.(path|requestOverride|querystring)|\$input/i);
   });
+
+  it('X18: the callback and deauthorize routes have their own throttle buckets', () => {
+    const [stageId, stage] = Object.entries(resources).find(
+      ([, r]) => r.Type === 'AWS::ApiGatewayV2::Stage',
+    )!;
+    expect(stage.Properties?.RouteSettings).toEqual({
+      'GET /authorize': { ThrottlingRateLimit: 2, ThrottlingBurstLimit: 5 },
+      'GET /callback': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+      'POST /deauthorize': { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+    });
+    // Route settings name routes: the stage is created (and updated) after them.
+    const routeIds = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Route')
+      .map(([id]) => id);
+    expect(routeIds).toHaveLength(3);
+    for (const id of routeIds) expect(stage.DependsOn ?? [], stageId).toContain(id);
+  });
 });
 
 describe('alarms', () => {
