@@ -508,8 +508,8 @@ export class RkSyncStack extends Stack {
 
     // ---------------------------------------------------------------- routes + schedule
     // No authoriser on purpose (the OAuth endpoints must be reachable by a browser and by
-    // Runkeeper): /authorize is guarded in code (first link only, or an owner-minted one-time
-    // invite), /callback by a single-use cookie-bound state, /deauthorize by constant-time
+    // Runkeeper): /authorize is guarded in code (an owner-minted one-time invite, the first
+    // link too), /callback by a single-use cookie-bound state, /deauthorize by constant-time
     // token-hash matching.
     const routes: [string, HttpMethod, AppFunction][] = [
       ['/authorize', HttpMethod.GET, authorize],
@@ -540,8 +540,8 @@ export class RkSyncStack extends Stack {
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
-          'Public OAuth endpoint by design: /authorize is guarded in code by first-link-only or an ' +
-          'owner-minted one-time invite, /callback by a single-use cookie-bound state, ' +
+          'Public OAuth endpoint by design: /authorize is guarded in code by an owner-minted ' +
+          'one-time invite (the first link too), /callback by a single-use cookie-bound state, ' +
           '/deauthorize by constant-time token-hash matching.',
       });
     }
