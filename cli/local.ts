@@ -36,9 +36,6 @@ export function openLocal(
   opts: { mustExist?: boolean; warn?: (message: string) => void } = {},
 ): LocalStores {
   const dir = resolve(dataDir);
-  const exposed = dataDirExposure(dir);
-  // Not silenced by --quiet: a cron job's mail is where the owner will see it.
-  if (exposed) (opts.warn ?? ((m) => process.stderr.write(`rk-sync: warning: ${m}\n`)))(exposed);
   let db: LocalDb;
   try {
     db = openDb(dir, opts);
@@ -46,6 +43,10 @@ export function openLocal(
     if (e instanceof StateDbError) throw new CliError(e.message, EXIT.failed);
     throw e;
   }
+  // Once the directory is known to be ours. Not silenced by --quiet: a cron job's mail is
+  // where the owner will see it.
+  const exposed = dataDirExposure(dir);
+  if (exposed) (opts.warn ?? ((m) => process.stderr.write(`rk-sync: warning: ${m}\n`)))(exposed);
   return {
     dataDir: dir,
     db,

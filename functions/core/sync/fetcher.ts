@@ -96,25 +96,18 @@ export async function handleFetch(
         return 'parked';
       }
       if (verdict === 'deferred') return 'deferred';
-      deps.log.warn('one item is refused while the account works; recorded as failed', {
-        feed,
-        id,
-      });
-      await deps.ledger.markFailed(
-        userId,
-        feed,
-        id,
-        { reason: describeError(e), permanent: true },
-        deps.clock.now(),
-      );
-      return 'failed';
     }
-    if (e instanceof InvalidPayloadError) {
-      deps.log.warn('invalid payload recorded as a permanent failure', {
-        feed,
-        id,
-        reason: e.message,
-      });
+    if (
+      e instanceof UnauthorizedError ||
+      e instanceof ForbiddenError ||
+      e instanceof InvalidPayloadError
+    ) {
+      deps.log.warn(
+        e instanceof InvalidPayloadError
+          ? 'invalid payload recorded as a permanent failure'
+          : 'one item is refused while the account works; recorded as failed',
+        { feed, id, reason: e.message },
+      );
       await deps.ledger.markFailed(
         userId,
         feed,
