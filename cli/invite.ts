@@ -2,7 +2,8 @@
  * `rk-sync invite`: the owner of a deployed stack mints a one-time link that allows one
  * (re)authorisation through the stack's /authorize route. It writes only the link's hash to
  * the stack's table, with the owner's own AWS credentials (the default credential chain), and
- * prints the link once; nobody who merely finds the authorise URL can link an account.
+ * prints the link once; nobody who merely finds the authorise URL can link an account. Every
+ * link needs one, the first included; once an owner is recorded the link is bound to them.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -65,7 +66,7 @@ export async function mintStackInvite(
   o: InviteOptions,
   now = Date.now(),
   client?: DynamoDBDocumentClient,
-): Promise<{ url: string; expiresAt: string }> {
+): Promise<{ url: string; expiresAt: string; ownerUserId?: string }> {
   if (!Number.isFinite(o.hours) || o.hours <= 0 || o.hours > 168) {
     throw new CliError('--hours must be between 0 and 168', EXIT.usage);
   }
@@ -77,8 +78,13 @@ export async function mintStackInvite(
     });
   const invite = newSecret();
   const expires = now + o.hours * 3_600_000;
+  const states = new DynamoAuthStateStore(db, table);
+  // Bound to the owner's Runkeeper user id once one is recorded: a stranger holding the
+  // link cannot use it. Before the first link it is unbound (the first link claims the owner).
+  let owner: string | undefined;
   try {
-    await new DynamoAuthStateStore(db, table).createInvite(hashSecret(invite), expires);
+    owner = await states.owner();
+    await states.createInvite(hashSecret(invite), expires, owner);
   } catch (e) {
     throw new CliError(
       `could not write the invite to ${table}: ${(e as Error).name}: ${(e as Error).message}`,
@@ -87,5 +93,9 @@ export async function mintStackInvite(
   }
   const u = new URL(authorizeUrl);
   u.searchParams.set('invite', invite);
-  return { url: u.toString(), expiresAt: new Date(expires).toISOString() };
+  return {
+    url: u.toString(),
+    expiresAt: new Date(expires).toISOString(),
+    ...(owner !== undefined ? { ownerUserId: owner } : {}),
+  };
 }

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import {
+  dataDirExposure,
   FileTokenStore,
   FsObjectStore,
   type LocalDb,
@@ -15,6 +16,7 @@ import {
 } from '../functions/adapters/local/index.ts';
 import { type BudgetConfig, SlidingWindowBudget } from '../functions/core/budget.ts';
 import type { Log } from '../functions/core/ports.ts';
+import { redactFields } from '../functions/core/redact.ts';
 import { CliError, EXIT } from './errors.ts';
 
 export interface LocalStores {
@@ -29,7 +31,7 @@ export interface LocalStores {
 
 export function openLocal(
   dataDir: string,
-  opts: { mustExist?: boolean; readOnly?: boolean } = {},
+  opts: { mustExist?: boolean; readOnly?: boolean; warn?: (message: string) => void } = {},
 ): LocalStores {
   const dir = resolve(dataDir);
   let db: LocalDb;
@@ -39,6 +41,10 @@ export function openLocal(
     if (e instanceof StateDbError) throw new CliError(e.message, EXIT.failed);
     throw e;
   }
+  // Once the directory is known to be ours. Not silenced by --quiet: a cron job's mail is
+  // where the owner will see it.
+  const exposed = dataDirExposure(dir);
+  if (exposed) (opts.warn ?? ((m) => process.stderr.write(`rk-sync: warning: ${m}\n`)))(exposed);
   return {
     dataDir: dir,
     db,
@@ -73,7 +79,7 @@ export function cliLog(o: { quiet: boolean; verbose: boolean; onLine?: () => voi
     o.onLine?.();
     const detail =
       extra && Object.keys(extra).length > 0
-        ? ` ${Object.entries(extra)
+        ? ` ${Object.entries(redactFields(extra))
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
             .join(' ')}`
         : '';

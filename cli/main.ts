@@ -1,6 +1,6 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo, export, import, verify, invite. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import, verify, invite, unlink. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { systemClock } from '../functions/core/clock.ts';
 import { buildManifest, rerenderAll } from '../functions/core/export/derive.ts';
 import { importExportZip } from '../functions/core/import/archive.ts';
 import type { FeedName } from '../functions/core/keys.ts';
+import { redactSecrets } from '../functions/core/redact.ts';
 import { allUsers, openArchive } from './archive.ts';
 import { authorize, promptHidden } from './auth.ts';
 import { describeDemo, runDemo } from './demo.ts';
@@ -33,6 +34,7 @@ import {
 import { describeStatus, statusReport } from './status.ts';
 import { storageCliError } from './storage.ts';
 import { describeSummary, runSync } from './sync.ts';
+import { describeUnlink, unlinkLocal, unlinkStack, wantsStack } from './unlink.ts';
 
 interface GlobalOpts {
   dataDir: string;
@@ -527,6 +529,27 @@ function openExisting(dataDir: string, readOnly = false): ReturnType<typeof open
   }
 }
 
+program
+  .command('unlink')
+  .argument('[userId]', 'the Runkeeper user id to remove (locally: default the only linked one)')
+  .description(
+    'remove a linked account: its token is deleted and it is never synced again (the archive keeps its files). Locally from --data-dir; on a deployed stack (--outputs/--stack/--table) with your AWS credentials',
+  )
+  .option('--outputs <file>', 'stack outputs written by `npm run deploy`')
+  .option('--stack <name>', 'which stack in the outputs file')
+  .option('--table <name>', 'the TableName output (instead of --outputs)')
+  .option('--token-prefix <path>', 'the TokenParameterPrefix output (instead of --outputs)')
+  .option('--region <region>', 'AWS region (default: your AWS configuration)')
+  .action(async (userId: string | undefined, opts: Parameters<typeof unlinkStack>[1], cmd) => {
+    const { g, dataDir } = settingsOf(cmd);
+    let r: Awaited<ReturnType<typeof unlinkStack>>;
+    if (wantsStack(opts)) {
+      if (userId === undefined) throw new CliError('name the user id to unlink', EXIT.usage);
+      r = await unlinkStack(userId, opts);
+    } else r = await unlinkLocal(userId, dataDir);
+    out(g.json ? JSON.stringify(r) : describeUnlink(r));
+  });
+
 function parseFeedsCfg(v: string | string[]): FeedName[] {
   try {
     return parseFeeds(v);
@@ -566,11 +589,12 @@ async function main(): Promise<number> {
       }
       return err.exitCode;
     }
-    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    const msg = redactSecrets(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
     process.stderr.write(
       `rk-sync: unexpected error: ${msg.split('\n')[0]}${verbose ? '' : ' (run with --verbose for details)'}\n`,
     );
-    if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    if (verbose && e instanceof Error && e.stack)
+      process.stderr.write(`${redactSecrets(e.stack)}\n`);
     return EXIT.failed;
   }
 }

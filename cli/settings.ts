@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { z } from 'zod';
+import { baseUrlProblem } from '../functions/core/base-url.ts';
 import { FEED_NAMES, type FeedName } from '../functions/core/keys.ts';
 import { CliError, EXIT } from './errors.ts';
 
@@ -21,7 +22,10 @@ export const DEFAULTS = {
 const httpUrl = z
   .string()
   .url()
-  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+  .superRefine((u, ctx) => {
+    const problem = baseUrlProblem(u);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const ConfigFileSchema = z
   .object({
@@ -98,16 +102,10 @@ export function positiveNumber(max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** A base URL flag: https, or http on loopback only (like the CDK context). */
 export function urlOption(v: string): string {
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw new InvalidArgumentError('must be an http(s) URL');
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new InvalidArgumentError('must be an http(s) URL');
-  }
+  const problem = baseUrlProblem(v);
+  if (problem) throw new InvalidArgumentError(problem);
   return v.replace(/\/+$/, '');
 }
 

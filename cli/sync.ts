@@ -10,6 +10,7 @@
  */
 
 import { MemoryQueue } from '../functions/adapters/memory/index.ts';
+import { baseUrlProblem } from '../functions/core/base-url.ts';
 import { budgetKey } from '../functions/core/budget.ts';
 import { type Clock, ScaledClock } from '../functions/core/clock.ts';
 import { derivedHook } from '../functions/core/export/derive.ts';
@@ -120,6 +121,9 @@ export async function runSync(o: SyncRunOptions): Promise<SyncSummary> {
 
 async function syncOnce(o: SyncRunOptions): Promise<SyncSummary> {
   const { stores, clock } = o;
+  // The remembered address (state database) obeys the same rule as the flags.
+  const problem = baseUrlProblem(o.apiBaseUrl);
+  if (problem) throw new CliError(`API base URL ${problem}`, EXIT.usage);
   const accounts = await stores.accounts.list();
   if (accounts.length === 0) {
     throw new CliError(

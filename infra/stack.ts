@@ -9,6 +9,7 @@ import {
 } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnStage,
   HttpApi,
   HttpMethod,
   HttpStage,
@@ -22,7 +23,6 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
@@ -33,6 +33,7 @@ import type { Construct } from 'constructs';
 import type { RkSyncConfig } from './config.ts';
 import { AppFunction, METRICS_NAMESPACE, SERVICE_NAME } from './constructs/app-function.ts';
 import { dropRedundantRoleDependsOn } from './constructs/depends-on.ts';
+import { grantConsume, grantKeyVia, grantSend, grantTable } from './grants.ts';
 
 export interface RkSyncStackProps extends StackProps {
   readonly config: RkSyncConfig;
@@ -63,16 +64,23 @@ export const INDEX_PREFIX = 'index/';
 export const MANIFEST_PREFIXES = ['raw/', 'gpx/', 'tcx/', 'geojson/'] as const;
 /** Singleton documents the scheduler stores (functions/core/keys.ts DOCS). */
 export const SINGLETON_DOCS = ['profile', 'settings', 'records'] as const;
+/**
+ * Per-route throttling (requests per second, burst) on top of the stage default (5/10):
+ * /authorize is used by the owner a few times a year, /callback once per link, /deauthorize
+ * by Runkeeper's servers. Separate buckets keep one route's flood from starving the others.
+ */
+export const ROUTE_THROTTLE: Record<string, { rateLimit: number; burstLimit: number }> = {
+  '/authorize': { rateLimit: 2, burstLimit: 5 },
+  '/callback': { rateLimit: 5, burstLimit: 10 },
+  '/deauthorize': { rateLimit: 10, burstLimit: 20 },
+};
+
 /** Activity photos: media/{userId}/fitnessActivities/{id}/… (fetcher only; the import has none). */
 export const MEDIA_PREFIX = 'media/';
 
-const KMS_WILDCARDS_REASON =
-  'kms:GenerateDataKey* / kms:ReEncrypt* come from CDK grant* helpers for the stack CMK; the ' +
-  'statement is scoped to that single key ARN, so the wildcard only spans variants of one operation.';
-const KMS_WILDCARD_FINDINGS = ['Action::kms:GenerateDataKey*', 'Action::kms:ReEncrypt*'];
 const TABLE_INDEX_REASON =
-  'DynamoDB grant* adds <table>/index/* so the function can Query the byWork GSI of its own table; ' +
-  'the table has exactly one index.';
+  'The scheduler queries the byWork GSI of its own table (<table>/index/*); the table has ' +
+  'exactly one index.';
 
 export class RkSyncStack extends Stack {
   readonly tokenParamPrefix: string;
@@ -316,9 +324,8 @@ export class RkSyncStack extends Stack {
         REDIRECT_URI: callbackUrl,
       },
     });
-    table.grantReadWriteData(authorize);
-    if (key) authorize.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
-    authorize.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    // Per-function table actions and key use through DynamoDB only (infra/grants.ts).
+    grantTable(authorize, table, key, 'authorize');
 
     const scheduler = new AppFunction(this, 'SchedulerFunction', {
       handlerName: 'scheduler',
@@ -339,8 +346,8 @@ export class RkSyncStack extends Stack {
         ...budgetEnv,
       },
     });
-    table.grantReadWriteData(scheduler);
-    queue.grantSendMessages(scheduler);
+    grantTable(scheduler, table, key, 'scheduler');
+    grantSend(scheduler, queue, key);
     // Reads the per-activity rows and writes the assembled files under index/; reads (HEAD)
     // raw and derived objects for the manifest's hashes and sizes. No delete, no media/.
     grantObjects(scheduler, bucket, key, [INDEX_PREFIX], ['s3:GetObject', 's3:PutObject']);
@@ -362,8 +369,7 @@ export class RkSyncStack extends Stack {
     );
     scheduler.grantActions(['ssm:GetParameter'], [tokenParamArn]);
     // Token SecureStrings: the stack key (cmk) or aws/ssm, whose key policy already allows it.
-    key?.grantDecrypt(scheduler);
-    if (key) scheduler.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
+    grantKeyVia(scheduler, key, 'ssm', 'ssmRead');
     scheduler.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     scheduler.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
 
@@ -386,7 +392,7 @@ export class RkSyncStack extends Stack {
         ...budgetEnv,
       },
     });
-    table.grantReadWriteData(callback);
+    grantTable(callback, table, key, 'callback');
     // The client secret is a SecureString under the AWS-managed aws/ssm key (the default of
     // `aws ssm put-parameter --type SecureString`): that key's policy already allows decryption
     // through SSM for principals allowed to call ssm:GetParameter, so no kms grant is needed.
@@ -397,10 +403,8 @@ export class RkSyncStack extends Stack {
     );
     // Tokens are written under the stack key (cmk); with encryption=aws-managed, PutParameter
     // omits KeyId, SSM uses aws/ssm, and that key's policy covers this role: no kms grant.
-    key?.grant(callback, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
+    grantKeyVia(callback, key, 'ssm', 'ssmWrite');
     scheduler.grantInvokeLatestVersion(callback);
-    if (key) callback.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
-    callback.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     callback.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
 
     const deauthorize = new AppFunction(this, 'DeauthorizeFunction', {
@@ -415,11 +419,9 @@ export class RkSyncStack extends Stack {
         ...(config.onRevoke === 'delete' ? { BUCKET_NAME: bucket.bucketName } : {}),
       },
     });
-    table.grantReadWriteData(deauthorize);
+    grantTable(deauthorize, table, key, 'deauthorize');
     deauthorize.grantActions(['ssm:GetParameter', 'ssm:DeleteParameter'], [tokenParamArn]);
-    key?.grantDecrypt(deauthorize);
-    if (key) deauthorize.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
-    deauthorize.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    grantKeyVia(deauthorize, key, 'ssm', 'ssmRead');
     deauthorize.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
     if (config.onRevoke === 'delete') {
       // X7: delete every version of the revoked user's objects (keys are raw/{userId}/…,
@@ -451,27 +453,27 @@ export class RkSyncStack extends Stack {
         ...budgetEnv,
       },
     });
-    table.grantReadWriteData(fetcher);
+    grantTable(fetcher, table, key, 'fetcher');
     fetcher.grantActions(['ssm:GetParameter'], [tokenParamArn]);
-    key?.grantDecrypt(fetcher);
+    grantKeyVia(fetcher, key, 'ssm', 'ssmRead');
     const fetcherPrefixes = [...DATA_PREFIXES, MEDIA_PREFIX];
     grantObjects(fetcher, bucket, key, fetcherPrefixes, ['s3:GetObject', 's3:PutObject']);
     // Deferred work is acknowledged and re-sent with DelaySeconds (H2), never failed.
-    queue.grantSendMessages(fetcher);
+    grantSend(fetcher, queue, key);
     // H1: NO reservedConcurrentExecutions here. The ESM polls with ~5 pollers regardless of
     // reserved concurrency, so "reserved concurrency 1" throttles deliveries, which come back
     // after the visibility timeout with a higher receive count and reach the DLQ unprocessed.
     // MaximumConcurrency on the ESM (minimum 2) caps concurrency without throttling. Pacing of
     // Runkeeper calls is done by the shared per-user call budget (DynamoDB) plus DelaySeconds.
-    fetcher.addEventSource(
-      new SqsEventSource(queue, {
-        batchSize: 1,
-        reportBatchItemFailures: true,
-        maxConcurrency: FETCHER_MAX_CONCURRENCY,
-      }),
-    );
-    if (key) fetcher.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
-    fetcher.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
+    // A plain mapping (not SqsEventSource): its consume grant would add an unconditioned
+    // kms:Decrypt on the stack key; grantConsume gives the same access through SQS only.
+    fetcher.addEventSourceMapping('FetchQueueSource', {
+      eventSourceArn: queue.queueArn,
+      batchSize: 1,
+      reportBatchItemFailures: true,
+      maxConcurrency: FETCHER_MAX_CONCURRENCY,
+    });
+    grantConsume(fetcher, queue, key);
     fetcher.acknowledgeWildcards([tokenParamFinding], tokenParamReason);
     fetcher.acknowledgeWildcards(
       fetcherPrefixes.map((p) => `Resource::${bucketArnToken}/${p}*`),
@@ -490,15 +492,13 @@ export class RkSyncStack extends Stack {
         BUCKET_NAME: bucket.bucketName,
       },
     });
-    table.grantReadWriteData(importer);
+    grantTable(importer, table, key, 'importer');
     grantObjects(importer, bucket, key, [IMPORT_PREFIX], ['s3:GetObject']);
     grantObjects(importer, bucket, key, DATA_PREFIXES, ['s3:GetObject', 's3:PutObject']);
     bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new LambdaDestination(importer), {
       prefix: IMPORT_PREFIX,
       suffix: '.zip',
     });
-    if (key) importer.acknowledgeWildcards(KMS_WILDCARD_FINDINGS, KMS_WILDCARDS_REASON);
-    importer.acknowledgeWildcards([tableIndexFinding], TABLE_INDEX_REASON);
     importer.acknowledgeWildcards(
       [IMPORT_PREFIX, ...DATA_PREFIXES].map((p) => `Resource::${bucketArnToken}/${p}*`),
       'The importer reads uploaded archives under imports/ and writes the archive layout under ' +
@@ -508,14 +508,18 @@ export class RkSyncStack extends Stack {
 
     // ---------------------------------------------------------------- routes + schedule
     // No authoriser on purpose (the OAuth endpoints must be reachable by a browser and by
-    // Runkeeper): /authorize is guarded in code (first link only, or an owner-minted one-time
-    // invite), /callback by a single-use cookie-bound state, /deauthorize by constant-time
+    // Runkeeper): /authorize is guarded in code (an owner-minted one-time invite, the first
+    // link too), /callback by a single-use cookie-bound state, /deauthorize by constant-time
     // token-hash matching.
     const routes: [string, HttpMethod, AppFunction][] = [
       ['/authorize', HttpMethod.GET, authorize],
       ['/callback', HttpMethod.GET, callback],
       ['/deauthorize', HttpMethod.POST, deauthorize],
     ];
+    const routeSettings: Record<
+      string,
+      { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }
+    > = {};
     for (const [routePath, method, fn] of routes) {
       const [route] = api.addRoutes({
         path: routePath,
@@ -523,14 +527,26 @@ export class RkSyncStack extends Stack {
         integration: new HttpLambdaIntegration(`${fn.node.id}Integration`, fn),
       });
       if (route === undefined) throw new Error(`route ${routePath} was not created`);
+      // Each route its own throttle bucket (X18): a flood of /authorize cannot starve the
+      // owner's /callback or Runkeeper's /deauthorize (which Runkeeper does not retry).
+      const limit = ROUTE_THROTTLE[routePath];
+      if (limit) {
+        routeSettings[`${method} ${routePath}`] = {
+          ThrottlingRateLimit: limit.rateLimit,
+          ThrottlingBurstLimit: limit.burstLimit,
+        };
+        stage.node.addDependency(route);
+      }
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
-          'Public OAuth endpoint by design: /authorize is guarded in code by first-link-only or an ' +
-          'owner-minted one-time invite, /callback by a single-use cookie-bound state, ' +
+          'Public OAuth endpoint by design: /authorize is guarded in code by an owner-minted ' +
+          'one-time invite (the first link too), /callback by a single-use cookie-bound state, ' +
           '/deauthorize by constant-time token-hash matching.',
       });
     }
+
+    (stage.node.defaultChild as CfnStage).routeSettings = routeSettings;
 
     const tick = new events.Rule(this, 'SchedulerTick', {
       description: `rk-sync: run the scheduler every ${config.scheduleMinutes} minutes`,
@@ -601,8 +617,5 @@ function grantObjects(
   );
   // ListBucket lets GetObject/HeadObject answer 404 (not 403) for a missing key.
   fn.grantActions(['s3:ListBucket'], [bucket.bucketArn]);
-  const kmsActions = actions.includes('s3:PutObject')
-    ? ['kms:Decrypt', 'kms:GenerateDataKey']
-    : ['kms:Decrypt'];
-  key?.grant(fn, ...kmsActions);
+  grantKeyVia(fn, key, 's3', actions.includes('s3:PutObject') ? 's3Write' : 's3Read');
 }

@@ -37,7 +37,9 @@ try {
   out(`rk-sync deployed design, offline: ${activities} activities`);
   await h.start();
 
-  out('1. authorise: GET /authorize → Runkeeper (simulator) → GET /callback');
+  out(
+    '1. authorise: rk-sync invite → GET /authorize?invite= → Runkeeper (simulator) → GET /callback',
+  );
   const link = await h.link();
   check(
     link.status === 200,

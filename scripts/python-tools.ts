@@ -1,14 +1,30 @@
 /**
- * The Python tools the tests and checks drive: moto (AWS emulator, server mode) and
- * cfn-lint. Installed from PyPI with pip when missing; a failure to install is loud.
+ * The Python tools the tests and checks drive: moto (AWS emulator, server mode), cfn-lint and
+ * checkov. Installed from PyPI with pip at pinned versions when missing or at another version
+ * (so every machine tests against the same emulator and linters); a failed install is loud.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** Pinned PyPI versions (bump deliberately, with a full `npm test`). */
+export const PYPI_PINS = { moto: '5.2.1', 'cfn-lint': '1.51.0', checkov: '3.3.30' } as const;
+
+/** Imports the modules and exits non-zero unless the distribution is at the pinned version. */
+const atPin = (dist: string, modules: string) => [
+  '-c',
+  `import importlib.metadata as m, ${modules}; raise SystemExit(m.version('${dist}') != '${PYPI_PINS[dist as keyof typeof PYPI_PINS]}')`,
+];
+
 const TOOLS: Record<string, { check: string[]; pip: string }> = {
-  moto: { check: ['-c', 'import moto, flask, moto.server'], pip: 'moto[server]' },
-  'cfn-lint': { check: ['-c', 'import cfnlint.runner'], pip: 'cfn-lint' },
+  moto: {
+    check: atPin('moto', 'moto, flask, moto.server'),
+    pip: `moto[server]==${PYPI_PINS.moto}`,
+  },
+  'cfn-lint': {
+    check: atPin('cfn-lint', 'cfnlint.runner'),
+    pip: `cfn-lint==${PYPI_PINS['cfn-lint']}`,
+  },
 };
 
 export function python(): string {
@@ -44,8 +60,11 @@ export function ensurePythonTools(names: string[]): void {
 export function ensureVenvTool(root: string, name: string, pip: string): string {
   const venv = join(root, '.tmp', 'py', name);
   const bin = join(venv, 'bin', name);
-  if (existsSync(bin) && spawnSync(bin, ['--version'], { stdio: 'ignore' }).status === 0)
-    return bin;
+  const want = /==(.+)$/.exec(pip)?.[1];
+  if (existsSync(bin)) {
+    const v = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    if (v.status === 0 && (want === undefined || v.stdout.trim() === want)) return bin;
+  }
   const py = python();
   console.error(`[rk-sync] installing ${pip} into ${venv} (isolated from moto's boto3)...`);
   const mk = spawnSync(py, ['-m', 'venv', venv], { stdio: 'inherit' });

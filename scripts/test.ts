@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensurePythonTools, ensureVenvTool } from './python-tools.ts';
+import { ensurePythonTools, ensureVenvTool, PYPI_PINS } from './python-tools.ts';
 import { ensureDebianTools } from './system-tools.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -21,7 +21,7 @@ if (major < 22) {
 
 ensurePythonTools(['moto', 'cfn-lint']);
 ensureDebianTools(['chromium', 'xmllint']);
-process.env.CHECKOV = ensureVenvTool(root, 'checkov', 'checkov');
+process.env.CHECKOV = ensureVenvTool(root, 'checkov', `checkov==${PYPI_PINS.checkov}`);
 
 // Static checks first: TypeScript strict and Biome (each counts as one test in the summary).
 const checks: [string, string[]][] = [

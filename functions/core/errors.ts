@@ -9,6 +9,7 @@
  * - OAuthError: the authorization server refused (invalid_grant, ...).
  * Messages never contain tokens, secrets, codes or state values.
  */
+import { redactSecrets } from './redact.ts';
 export type HealthGraphErrorKind =
   | 'RateLimited'
   | 'Revoked'
@@ -27,7 +28,8 @@ export abstract class HealthGraphError extends Error {
   abstract readonly retryable: boolean;
   readonly status: number | undefined;
   constructor(message: string, status?: number, options?: { cause?: unknown }) {
-    super(message, options);
+    // Messages quote upstream reason texts: nothing token-shaped is carried on.
+    super(redactSecrets(message), options);
     this.status = status;
     this.name = new.target.name;
   }
@@ -128,8 +130,9 @@ export function isHealthGraphError(e: unknown): e is HealthGraphError {
 }
 
 /** A short, secret-free description of any thrown value, for ledgers and logs. */
+/** One line for logs and the ledger; anything token-shaped is redacted. */
 export function describeError(e: unknown): string {
-  if (e instanceof HealthGraphError) return `${e.kind}: ${e.message}`.slice(0, 500);
-  if (e instanceof Error) return `${e.name}: ${e.message}`.slice(0, 500);
-  return String(e).slice(0, 500);
+  if (e instanceof HealthGraphError) return redactSecrets(`${e.kind}: ${e.message}`).slice(0, 500);
+  if (e instanceof Error) return redactSecrets(`${e.name}: ${e.message}`).slice(0, 500);
+  return redactSecrets(String(e)).slice(0, 500);
 }

@@ -162,17 +162,35 @@ export interface PendingAuth {
   /** sha256 of the browser-binding cookie value. */
   cookieHash: string;
   expiresAt: number;
-  /** Why the flow was allowed: first link, or an owner-minted invite. */
+  /** Why the flow was allowed. Every link now needs an owner-minted invite ('first-link'
+   *  is only read from records written before that rule and is refused). */
   purpose: 'first-link' | 'invite';
+  /** The invite that allowed the flow: spent at the callback, not on the first GET. */
+  inviteHash?: string | undefined;
+}
+
+export interface Invite {
+  expiresAt: number;
+  /** Only this Runkeeper user may link with it (the owner, once one is recorded). */
+  userId?: string | undefined;
 }
 
 export interface AuthStateStore {
   create(p: PendingAuth): Promise<void>;
   /** Delete-if-exists (conditional): returns the record once; a replay gets undefined. */
   consume(stateHash: string): Promise<PendingAuth | undefined>;
-  /** Owner-minted one-time link tokens (hashed). */
-  createInvite(inviteHash: string, expiresAt: number): Promise<void>;
+  /** Owner-minted one-time link tokens (hashed), optionally bound to the owner's user id. */
+  createInvite(inviteHash: string, expiresAt: number, userId?: string): Promise<void>;
+  /** The invite if it exists and has not expired; does not spend it (a link preview can GET). */
+  peekInvite(inviteHash: string, now: number): Promise<Invite | undefined>;
+  /** Spend it (conditional delete): true exactly once, and only before it expires. */
   consumeInvite(inviteHash: string, now: number): Promise<boolean>;
+  /** The fixed owner item: one conditional write decides who owns the deployment. True when
+   *  `userId` now owns it (it was free, or already theirs); false when someone else does. */
+  claimOwner(userId: string, now: number): Promise<boolean>;
+  owner(): Promise<string | undefined>;
+  /** Free the owner item if `userId` holds it (unlink). */
+  releaseOwner(userId: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------- storage and queue

@@ -20,6 +20,7 @@ import { HealthGraphError } from '../core/errors.ts';
 import type { FetchFn } from '../core/healthgraph/http.ts';
 import type { MediaConfig } from '../core/healthgraph/media.ts';
 import type { Log } from '../core/ports.ts';
+import { redactFields, redactSecrets } from '../core/redact.ts';
 import type { SyncConfig } from '../core/sync/config.ts';
 import type { CrashPoint } from '../core/sync/fetcher.ts';
 
@@ -85,11 +86,12 @@ export function defaultPlatform<C extends ClientName>(clients: Pick<AwsClients, 
 
 /** The core's Log port over the Powertools logger. */
 export function coreLog(logger: Logger): Log {
+  // Extra fields can quote upstream text: anything token-shaped is redacted on the way out.
   return {
-    debug: (msg, extra) => (extra ? logger.debug(msg, extra) : logger.debug(msg)),
-    info: (msg, extra) => (extra ? logger.info(msg, extra) : logger.info(msg)),
-    warn: (msg, extra) => (extra ? logger.warn(msg, extra) : logger.warn(msg)),
-    error: (msg, extra) => (extra ? logger.error(msg, extra) : logger.error(msg)),
+    debug: (msg, extra) => (extra ? logger.debug(msg, redactFields(extra)) : logger.debug(msg)),
+    info: (msg, extra) => (extra ? logger.info(msg, redactFields(extra)) : logger.info(msg)),
+    warn: (msg, extra) => (extra ? logger.warn(msg, redactFields(extra)) : logger.warn(msg)),
+    error: (msg, extra) => (extra ? logger.error(msg, redactFields(extra)) : logger.error(msg)),
   };
 }
 
@@ -99,9 +101,9 @@ export function coreLog(logger: Logger): Log {
  * error's name and HTTP status are kept.
  */
 export function safeError(e: unknown): string {
-  if (e instanceof HealthGraphError) return `${e.kind}: ${e.message}`.slice(0, 300);
+  if (e instanceof HealthGraphError) return redactSecrets(`${e.kind}: ${e.message}`).slice(0, 300);
   const err = e as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
-  const name = typeof err?.name === 'string' ? err.name : 'Error';
+  const name = typeof err?.name === 'string' ? redactSecrets(err.name).slice(0, 100) : 'Error';
   const status = err?.$metadata?.httpStatusCode;
   return typeof status === 'number' ? `${name} (HTTP ${status})` : name;
 }

@@ -265,5 +265,33 @@ export function authStateContract(name: string, make: () => Promise<AuthStateSto
       await s.createInvite('i2', T0 + 1000);
       expect(await s.consumeInvite('i2', T0 + 1000)).toBe(false);
     });
+    it('peeking an invite does not spend it; a bound invite names its user', async () => {
+      const s = await make();
+      await s.createInvite('i3', T0 + 1000, '42');
+      expect(await s.peekInvite('i3', T0)).toEqual({ expiresAt: T0 + 1000, userId: '42' });
+      expect(await s.peekInvite('i3', T0)).toEqual({ expiresAt: T0 + 1000, userId: '42' });
+      expect(await s.peekInvite('i3', T0 + 1000)).toBeUndefined();
+      expect(await s.peekInvite('nope', T0)).toBeUndefined();
+      await s.createInvite('i4', T0 + 1000);
+      expect(await s.peekInvite('i4', T0)).toEqual({ expiresAt: T0 + 1000 });
+      expect(await s.consumeInvite('i4', T0)).toBe(true);
+      expect(await s.peekInvite('i4', T0)).toBeUndefined();
+    });
+    it('X9: the owner item is claimed by exactly one of concurrent first links', async () => {
+      const s = await make();
+      expect(await s.owner()).toBeUndefined();
+      const wins = await Promise.all(['1', '2', '3', '4'].map((u) => s.claimOwner(u, T0)));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      const owner = await s.owner();
+      expect(['1', '2', '3', '4'][wins.indexOf(true)]).toBe(owner);
+      // The owner may claim again (re-linking); nobody else can.
+      expect(await s.claimOwner(owner!, T0)).toBe(true);
+      expect(await s.claimOwner(owner === '1' ? '2' : '1', T0)).toBe(false);
+      await s.releaseOwner(owner === '1' ? '2' : '1');
+      expect(await s.owner()).toBe(owner);
+      await s.releaseOwner(owner!);
+      expect(await s.owner()).toBeUndefined();
+      expect(await s.claimOwner('5', T0)).toBe(true);
+    });
   });
 }

@@ -19,6 +19,7 @@ import {
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { mintStackInvite } from '../../cli/invite.ts';
 import { DynamoAccountStore, DynamoLedger } from '../../functions/adapters/aws/dynamo.ts';
 import { S3ObjectStore } from '../../functions/adapters/aws/s3.ts';
 import { SqsWorkQueue, SsmTokenStore } from '../../functions/adapters/aws/sqs-ssm.ts';
@@ -43,6 +44,7 @@ import { makeLogger, makeMetrics, type Platform } from '../../functions/shared/p
 import { type Simulator, startSimulator } from '../../simulator/server.ts';
 import {
   functionEnv,
+  type HandlerName,
   type MotoClients,
   motoClients,
   type Provisioned,
@@ -78,6 +80,10 @@ export interface HarnessOptions {
   progress?: (line: string) => void;
   /** Forward captured Powertools output to the real console as well. */
   echoLogs?: boolean;
+  /** Simulated Runkeeper users (default 1). */
+  users?: number;
+  /** Each handler gets its own SDK clients, so `actionsBy` tells which function called what. */
+  isolateClients?: boolean;
 }
 
 export interface DrainStats {
@@ -99,6 +105,8 @@ export class DeployedHarness {
   sim!: Simulator;
   c!: MotoClients;
   facts!: TemplateFacts;
+  /** The synthesised template the resources were created from. */
+  template!: Record<string, unknown>;
   res!: Provisioned;
   platform!: Platform;
   envs!: Record<
@@ -117,6 +125,8 @@ export class DeployedHarness {
   readonly secrets: string[] = [];
   readonly timings: Record<string, number> = {};
   #pendingInvokes: Promise<unknown>[] = [];
+  /** With `isolateClients`: each function's own clients (their counters record every call). */
+  readonly clientsOf: Partial<Record<HandlerName, MotoClients>> = {};
   #restoreConsole: (() => void) | undefined;
 
   constructor(o: HarnessOptions) {
@@ -125,6 +135,8 @@ export class DeployedHarness {
       rateLimitWindowSeconds: 2,
       timeScale: 90,
       echoLogs: false,
+      users: 1,
+      isolateClients: false,
       ...o,
     };
   }
@@ -157,6 +169,7 @@ export class DeployedHarness {
       startMoto(),
       startSimulator({
         activities: this.opts.activities,
+        users: this.opts.users,
         autoApprove: true,
         rateLimit: { calls, windowMs: windowS * 1000 },
         seed: 7,
@@ -176,6 +189,7 @@ export class DeployedHarness {
       scheduleMinutes: 1,
       onRevoke: 'delete',
     });
+    this.template = tpl;
     this.facts = templateFacts(tpl);
     this.c = motoClients(moto.endpoint);
     const secretName = this.facts.env.callback?.CLIENT_SECRET_PARAM;
@@ -207,15 +221,15 @@ export class DeployedHarness {
     };
     this.authorize = createAuthorizeHandler(
       parseEnv('authorize', this.envs.authorize),
-      this.platform,
+      this.platformOf('authorize'),
     ) as never;
     this.callback = createCallbackHandler(
       parseEnv('callback', this.envs.callback),
-      this.platform,
+      this.platformOf('callback'),
     ) as never;
     this.deauthorize = createDeauthorizeHandler(
       parseEnv('deauthorize', this.envs.deauthorize),
-      this.platform,
+      this.platformOf('deauthorize'),
     ) as never;
     this.scheduler = this.schedulerWith();
     this.fetcher = this.fetcherWith();
@@ -226,16 +240,32 @@ export class DeployedHarness {
     );
   }
 
+  /** The platform one handler runs with: shared clients, or its own (`isolateClients`). */
+  platformOf(name: HandlerName): Platform {
+    if (!this.opts.isolateClients) return this.platform;
+    this.clientsOf[name] ??= motoClients(this.moto.endpoint);
+    return { ...this.platform, clients: this.clientsOf[name] };
+  }
+
+  /** `Service:Command` pairs each function performed (with `isolateClients`). */
+  actionsBy(): Partial<Record<HandlerName, string[]>> {
+    const out: Partial<Record<HandlerName, string[]>> = {};
+    for (const [name, c] of Object.entries(this.clientsOf) as [HandlerName, MotoClients][]) {
+      out[name] = [...c.counter.counts.keys()].filter((k) => k.includes(':')).sort();
+    }
+    return out;
+  }
+
   schedulerWith(syncOverrides?: Partial<SyncConfig>): Scheduler {
     return createSchedulerHandler(parseEnv('scheduler', this.envs.scheduler), {
-      ...this.platform,
+      ...this.platformOf('scheduler'),
       syncOverrides,
     }) as never;
   }
 
   fetcherWith(crash?: (p: CrashPoint) => void): Fetcher {
     return createFetcherHandler(parseEnv('fetcher', this.envs.fetcher), {
-      ...this.platform,
+      ...this.platformOf('fetcher'),
       crash,
     }) as never;
   }
@@ -248,22 +278,39 @@ export class DeployedHarness {
 
   // ---------------------------------------------------------------- flows
 
-  /** Browser flow: GET /authorize → simulator auto-approves → GET /callback with the cookie. */
-  async link(): Promise<{
-    userId: string;
-    status: number;
-    location: string | undefined;
-    firstRun: RunSummary | undefined;
-  }> {
-    const t0 = Date.now();
+  /** The owner's `rk-sync invite` (the CLI's own code, on moto): the link's invite value. */
+  async invite(): Promise<string> {
+    const r = await mintStackInvite(
+      { table: this.res.tableName, authorizeUrl: 'https://rk-sync.test/authorize', hours: 1 },
+      Date.now(),
+      this.c.ddb,
+    );
+    const invite = new URL(r.url).searchParams.get('invite') ?? '';
+    this.secrets.push(invite);
+    return invite;
+  }
+
+  /** Browser flow: GET /authorize?invite= → simulator auto-approves (as `simUser`, default the
+   *  first user) → GET /callback with the cookie → the result page. */
+  async browserLink(
+    invite: string | undefined,
+    simUser?: string,
+  ): Promise<{ status: number; location: string | undefined; authorizeStatus: number }> {
     const a = await this.authorize(
-      { rawQueryString: '', requestContext: { domainName: 'rk-sync.test' } },
+      {
+        rawQueryString: invite === undefined ? '' : `invite=${invite}`,
+        requestContext: { domainName: 'rk-sync.test' },
+      },
       CTX,
     );
-    if (a.statusCode !== 302 || !a.headers.location) throw new Error(`authorize: ${a.statusCode}`);
+    if (a.statusCode !== 302 || !a.headers.location) {
+      return { status: a.statusCode, location: undefined, authorizeStatus: a.statusCode };
+    }
     const state = new URL(a.headers.location).searchParams.get('state') ?? '';
     const cookie = /^rk_link=([^;]+);/.exec(a.cookies?.[0] ?? '')?.[1] ?? '';
-    const consent = await fetch(a.headers.location, { redirect: 'manual' });
+    const consentUrl = new URL(a.headers.location);
+    if (simUser !== undefined) consentUrl.searchParams.set('sim_user', simUser);
+    const consent = await fetch(consentUrl, { redirect: 'manual' });
     await consent.body?.cancel();
     const back = new URL(consent.headers.get('location') ?? '');
     if (`${back.origin}${back.pathname}` !== REDIRECT_URI) throw new Error('unexpected redirect');
@@ -282,6 +329,18 @@ export class DeployedHarness {
             CTX,
           )
         : seeOther;
+    return { status: cb.statusCode, location, authorizeStatus: a.statusCode };
+  }
+
+  /** The owner links: `rk-sync invite`, then the browser flow; waits for the first run. */
+  async link(): Promise<{
+    userId: string;
+    status: number;
+    location: string | undefined;
+    firstRun: RunSummary | undefined;
+  }> {
+    const t0 = Date.now();
+    const { status, location } = await this.browserLink(await this.invite());
     const runs = (await Promise.all(this.#pendingInvokes.splice(0))) as { runs: RunSummary[] }[];
     this.userId = this.sim.users[0]!.userId;
     const token = await this.c.ssm.send(
@@ -293,7 +352,7 @@ export class DeployedHarness {
     this.token = token.Parameter?.Value ?? '';
     this.secrets.push(this.token);
     this.timings.linkMs = Date.now() - t0;
-    return { userId: this.userId, status: cb.statusCode, location, firstRun: runs[0]?.runs[0] };
+    return { userId: this.userId, status, location, firstRun: runs[0]?.runs[0] };
   }
 
   async runScheduler(h: Scheduler = this.scheduler): Promise<RunSummary[]> {

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureVenvTool } from '../../scripts/python-tools.ts';
+import { ensureVenvTool, PYPI_PINS } from '../../scripts/python-tools.ts';
 import { buildApp } from './synth-helper.ts';
 
 /**
@@ -86,7 +86,11 @@ describe('checkov', () => {
       expect(readdirSync(outdir)).toContain(template);
       const bin =
         process.env.CHECKOV ??
-        ensureVenvTool(path.join(import.meta.dirname, '..', '..'), 'checkov', 'checkov');
+        ensureVenvTool(
+          path.join(import.meta.dirname, '..', '..'),
+          'checkov',
+          `checkov==${PYPI_PINS.checkov}`,
+        );
       // --skip-download: no call to Prisma Cloud (tests reach only loopback and the registries).
       const args = [
         '-f',

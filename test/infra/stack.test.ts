@@ -473,6 +473,23 @@ describe('HTTP API', () => {
     // OAuth code and state travel in the query string: never log path or querystring.
     expect(format).not.toMatch(/\$context\.(path|requestOverride|querystring)|\$input/i);
   });
+
+  it('X18: the callback and deauthorize routes have their own throttle buckets', () => {
+    const [stageId, stage] = Object.entries(resources).find(
+      ([, r]) => r.Type === 'AWS::ApiGatewayV2::Stage',
+    )!;
+    expect(stage.Properties?.RouteSettings).toEqual({
+      'GET /authorize': { ThrottlingRateLimit: 2, ThrottlingBurstLimit: 5 },
+      'GET /callback': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+      'POST /deauthorize': { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+    });
+    // Route settings name routes: the stage is created (and updated) after them.
+    const routeIds = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Route')
+      .map(([id]) => id);
+    expect(routeIds).toHaveLength(3);
+    for (const id of routeIds) expect(stage.DependsOn ?? [], stageId).toContain(id);
+  });
 });
 
 describe('alarms', () => {
@@ -717,6 +734,125 @@ describe('IAM least privilege (X4)', () => {
       const role = resources[logicalIdOf(resources, `${name}FunctionRole`, 'AWS::IAM::Role')]!;
       expect(role.Properties?.ManagedPolicyArns, name).toBeUndefined();
     }
+  });
+});
+
+/** Every action of a function on one service, sorted and unique. */
+function serviceActions(name: FnName, service: string, res = resources): string[] {
+  return [
+    ...new Set(actionsOf(roleStatements(name, res)).filter((a) => a.startsWith(`${service}:`))),
+  ].sort();
+}
+
+describe('IAM per function (X17, issue #12)', () => {
+  const statements = () => allStatements(resources);
+  const tableId = logicalIdOf(resources, 'Table', 'AWS::DynamoDB::Table');
+  const keyId = logicalIdOf(resources, 'DataKey', 'AWS::KMS::Key');
+
+  it('each function gets exactly the table actions its code performs', () => {
+    const expected: Record<FnName, string[]> = {
+      Authorize: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      Callback: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+      Deauthorize: [
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+      ],
+      Fetcher: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+      Importer: ['dynamodb:Query'],
+      Scheduler: [
+        'dynamodb:BatchGetItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+      ],
+    };
+    for (const name of APP_FUNCTIONS) {
+      expect([name, serviceActions(name, 'dynamodb')]).toEqual([name, expected[name]]);
+      // The same in the other configuration (onRevoke=delete, ephemeral).
+      expect([name, serviceActions(name, 'dynamodb', alteredResources)]).toEqual([
+        name,
+        expected[name],
+      ]);
+    }
+    const all = statements().flatMap(([, st]) => asArray(st.Action));
+    for (const a of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'])
+      expect(all).not.toContain(a);
+  });
+
+  it('the public functions reach only their own items (dynamodb:LeadingKeys)', () => {
+    const leading = (name: FnName) =>
+      roleStatements(name)
+        .filter((st) => asArray(st.Action).some((a) => a.startsWith('dynamodb:')))
+        .map((st) => st.Condition?.['ForAllValues:StringLike']);
+    expect(leading('Authorize')).toEqual([{ 'dynamodb:LeadingKeys': ['STATE#*', 'INVITE#*'] }]);
+    expect(leading('Callback')).toEqual([
+      { 'dynamodb:LeadingKeys': ['STATE#*', 'INVITE#*', 'OWNER', 'ACCOUNTS', 'BUDGET#*'] },
+    ]);
+    expect(leading('Deauthorize')).toEqual([{ 'dynamodb:LeadingKeys': ['ACCOUNTS', 'USER#*'] }]);
+    // Only the scheduler queries the byWork index.
+    for (const name of APP_FUNCTIONS) {
+      const res = JSON.stringify(
+        roleStatements(name)
+          .filter((st) => asArray(st.Action).some((a) => a.startsWith('dynamodb:')))
+          .map((st) => st.Resource),
+      );
+      expect([name, res.includes('/index/*')]).toEqual([name, name === 'Scheduler']);
+      expect(res).toContain(tableId);
+    }
+  });
+
+  it('every use of the stack key goes through a service (kms:ViaService); no ReEncrypt', () => {
+    const uses: Record<string, string[]> = {};
+    for (const name of APP_FUNCTIONS) {
+      for (const st of roleStatements(name)) {
+        const actions = asArray(st.Action).filter((a) => a.startsWith('kms:'));
+        if (actions.length === 0) continue;
+        expect(JSON.stringify(st.Resource), name).toContain(keyId);
+        const via = (st.Condition?.StringEquals as Json | undefined)?.['kms:ViaService'];
+        expect(via, `${name} ${actions.join(',')}`).toBeDefined();
+        // {"Fn::Join": ["", ["dynamodb.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+        const svc = JSON.stringify(via).match(/"(dynamodb|s3|sqs|ssm)\./)?.[1] ?? 'unknown';
+        const k = `${name} ${svc}`;
+        uses[k] = [...(uses[k] ?? []), ...actions];
+      }
+    }
+    const sorted = Object.fromEntries(
+      Object.entries(uses).map(([k, v]) => [k, [...new Set(v)].sort()]),
+    );
+    const write = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+    expect(sorted).toEqual({
+      'Authorize dynamodb': write,
+      'Callback dynamodb': write,
+      'Callback ssm': ['kms:Decrypt', 'kms:Encrypt'],
+      'Deauthorize dynamodb': write,
+      'Deauthorize ssm': ['kms:Decrypt'],
+      'Fetcher dynamodb': write,
+      'Fetcher s3': ['kms:Decrypt', 'kms:GenerateDataKey'],
+      'Fetcher sqs': ['kms:Decrypt', 'kms:GenerateDataKey'],
+      'Fetcher ssm': ['kms:Decrypt'],
+      'Importer dynamodb': ['kms:Decrypt', 'kms:DescribeKey'],
+      'Importer s3': ['kms:Decrypt', 'kms:GenerateDataKey'],
+      'Scheduler dynamodb': write,
+      'Scheduler s3': ['kms:Decrypt', 'kms:GenerateDataKey'],
+      'Scheduler sqs': ['kms:Decrypt', 'kms:GenerateDataKey'],
+      'Scheduler ssm': ['kms:Decrypt'],
+    });
+    const all = statements().flatMap(([, st]) => asArray(st.Action));
+    expect(all.filter((a) => /^kms:ReEncrypt/.test(a))).toEqual([]);
+  });
+
+  it('queues: send only where needed; the fetcher consumes its queue with the Lambda SQS set', () => {
+    expect(serviceActions('Scheduler', 'sqs')).toEqual(['sqs:SendMessage']);
+    expect(serviceActions('Fetcher', 'sqs')).toEqual([
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:ReceiveMessage',
+      'sqs:SendMessage',
+    ]);
+    for (const name of ['Authorize', 'Callback', 'Deauthorize', 'Importer'] as const)
+      expect(serviceActions(name, 'sqs'), name).toEqual([]);
   });
 });
 

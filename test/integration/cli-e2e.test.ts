@@ -39,7 +39,9 @@ async function sim(activities: number, seed = 7): Promise<Simulator> {
 
 function newDir(): string {
   const d = join(tmp, `data${++dirs}`);
-  mkdirSync(d);
+  // Private, as README recommends: a 0755 data directory adds a warning line on stderr
+  // (test/integration/local-private.test.ts covers that case).
+  mkdirSync(d, { mode: 0o700 });
   return d;
 }
 

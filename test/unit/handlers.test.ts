@@ -35,6 +35,8 @@ const CTX = {
 interface Stub {
   tokenRequests: URLSearchParams[];
   tokenReply: () => Response;
+  /** The Runkeeper user whose consent the next code carries. */
+  userId: number;
 }
 
 function stubFetch(stub: Stub): typeof fetch {
@@ -47,7 +49,7 @@ function stubFetch(stub: Stub): typeof fetch {
     if (url === `${API}/user`) {
       return new Response(
         JSON.stringify({
-          userID: 123,
+          userID: stub.userId,
           fitness_activities: '/fitnessActivities',
           change_log: '/changeLog',
         }),
@@ -65,6 +67,7 @@ function world() {
   const tokens = new MemoryTokenStore();
   const invoked: string[] = [];
   const stub: Stub = {
+    userId: 123,
     tokenRequests: [],
     tokenReply: () =>
       new Response(JSON.stringify({ access_token: TOKEN, token_type: 'Bearer' }), {
@@ -103,7 +106,11 @@ function world() {
     p,
     { accounts, tokens },
   );
-  const begin = async (query = '') => {
+  /** The owner's invite (rk-sync invite), bound to the recorded owner like the CLI does. */
+  const invite = async () => mintInvite({ states, clock }, await states.owner());
+  /** GET /authorize; without a query, with a fresh owner invite. */
+  const begin = async (q?: string) => {
+    const query = q ?? `invite=${await invite()}`;
     const r = (await authorize(
       { rawQueryString: query, requestContext: { domainName: 'abc123.example' } },
       CTX,
@@ -126,6 +133,7 @@ function world() {
     callback: cb,
     deauthorize,
     begin,
+    invite,
   };
 }
 
@@ -171,24 +179,91 @@ describe('authorize', () => {
     expect(JSON.stringify([...w.states.states])).not.toContain(cookie);
   });
 
-  it('refuses a stranger once an account is linked, allows an owner invite once', async () => {
+  it('X9: no link without an owner invite, not even the first one (first-link squatting)', async () => {
+    const w = world();
+    for (const q of ['', 'invite=', `invite=${'A'.repeat(43)}`]) {
+      const r = (await w.begin(q)).r;
+      expect(r.statusCode).toBe(403);
+      expectSafePage(r);
+    }
+    expect(w.states.states.size).toBe(0);
+    expect(await w.accounts.list()).toEqual([]);
+    const invite = await w.invite();
+    expect((await w.begin(`invite=${invite}&invite=${invite}`)).r.statusCode).toBe(400);
+  });
+
+  it('X10: link previews do not spend an invite; the callback spends it once', async () => {
+    const w = world();
+    const invite = await w.invite();
+    // A mail scanner and a chat preview GET the link first: it still works for the owner.
+    const preview1 = await w.begin(`invite=${invite}`);
+    const preview2 = await w.begin(`invite=${invite}`);
+    expect([preview1.r.statusCode, preview2.r.statusCode]).toEqual([302, 302]);
+    const owner = await w.begin(`invite=${invite}`);
+    const done = await w.callback({
+      rawQueryString: `code=c1&state=${owner.state}`,
+      cookies: [`rk_link=${owner.cookie}`],
+    });
+    expect(done.headers.location).toBe('/callback?result=linked');
+    expect(w.invoked).toEqual(['123']);
+    // Spent: a preview's state cannot link with it any more, and a new GET is refused.
+    const late = await w.callback({
+      rawQueryString: `code=c2&state=${preview1.state}`,
+      cookies: [`rk_link=${preview1.cookie}`],
+    });
+    expect(late.headers.location).toBe('/callback?result=invalid');
+    expect((await w.begin(`invite=${invite}`)).r.statusCode).toBe(403);
+    expect(w.states.invites.size).toBe(0);
+  });
+
+  it("X10: an invite bound to the owner refuses another Runkeeper account and stays the owner's", async () => {
+    const w = world();
+    const first = await w.begin();
+    await w.callback({
+      rawQueryString: `code=c1&state=${first.state}`,
+      cookies: [`rk_link=${first.cookie}`],
+    });
+    expect(await w.states.owner()).toBe('123');
+    const invite = await w.invite();
+    expect([...w.states.invites.values()]).toEqual([expect.objectContaining({ userId: '123' })]);
+    // A stranger who got hold of the link signs in with their own Runkeeper account.
+    w.stub.userId = 999;
+    const s = await w.begin(`invite=${invite}`);
+    const refused = await w.callback({
+      rawQueryString: `code=c2&state=${s.state}`,
+      cookies: [`rk_link=${s.cookie}`],
+    });
+    expect(refused.headers.location).toBe('/callback?result=not_owner');
+    expect(w.tokens.tokens.has('999')).toBe(false);
+    expect((await w.accounts.list()).map((a) => a.userId)).toEqual(['123']);
+    // The link was not spent by the stranger: the owner re-links with it.
+    w.stub.userId = 123;
+    const o = await w.begin(`invite=${invite}`);
+    const relinked = await w.callback({
+      rawQueryString: `code=c3&state=${o.state}`,
+      cookies: [`rk_link=${o.cookie}`],
+    });
+    expect(relinked.headers.location).toBe('/callback?result=linked');
+    expect(w.states.invites.size).toBe(0);
+  });
+
+  it('X9: an unbound invite cannot add a second account: the owner item decides', async () => {
     const w = world();
     const a = await w.begin();
-    expect(
-      (
-        await w.callback({
-          rawQueryString: `code=c1&state=${a.state}`,
-          cookies: [`rk_link=${a.cookie}`],
-        })
-      ).headers.location,
-    ).toBe('/callback?result=linked');
-    const stranger = await w.begin();
-    expect(stranger.r.statusCode).toBe(403);
-    expectSafePage(stranger.r);
-    const invite = await mintInvite({ states: w.states, clock: w.clock });
-    expect((await w.begin(`invite=${invite}`)).r.statusCode).toBe(302);
-    expect((await w.begin(`invite=${invite}`)).r.statusCode).toBe(403);
-    expect((await w.begin(`invite=${invite}&invite=${invite}`)).r.statusCode).toBe(400);
+    await w.callback({
+      rawQueryString: `code=c1&state=${a.state}`,
+      cookies: [`rk_link=${a.cookie}`],
+    });
+    const unbound = await mintInvite({ states: w.states, clock: w.clock });
+    w.stub.userId = 999;
+    const s = await w.begin(`invite=${unbound}`);
+    const r = await w.callback({
+      rawQueryString: `code=c2&state=${s.state}`,
+      cookies: [`rk_link=${s.cookie}`],
+    });
+    expect(r.headers.location).toBe('/callback?result=not_owner');
+    expect((await w.accounts.list()).map((x) => x.userId)).toEqual(['123']);
+    expect(w.tokens.tokens.has('999')).toBe(false);
   });
 });
 

@@ -17,13 +17,11 @@ import type { FeedName } from '../../core/keys.ts';
 import type {
   Account,
   AccountStore,
-  AuthStateStore,
   ItemStatus,
   LedgerCounts,
   LedgerItem,
   ObservedItem,
   ObserveResult,
-  PendingAuth,
 } from '../../core/ports.ts';
 import { isPickable, observeItem, pickOrder, startSortKey } from '../../core/sync/ledger-rules.ts';
 import { type Transition, TransitionLedger } from '../../core/sync/transition-ledger.ts';
@@ -456,79 +454,5 @@ export class DynamoAccountStore implements AccountStore {
   }
 }
 
-// ---------------------------------------------------------------- OAuth state and invites
-
-export class DynamoAuthStateStore implements AuthStateStore {
-  readonly #db: DynamoDBDocumentClient;
-  readonly #table: string;
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
-    this.#db = db;
-    this.#table = tableName;
-  }
-
-  async create(p: PendingAuth): Promise<void> {
-    await this.#db.send(
-      new PutCommand({
-        TableName: this.#table,
-        Item: {
-          pk: keys.statePk(p.stateHash),
-          sk: keys.stateSk,
-          cookieHash: p.cookieHash,
-          purpose: p.purpose,
-          expiresAtMs: p.expiresAt,
-          expiresAt: toEpochSeconds(p.expiresAt),
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-  }
-
-  /** Conditional delete returning the old item: exactly one caller gets it. */
-  async #take(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
-    try {
-      const r = await this.#db.send(
-        new DeleteCommand({
-          TableName: this.#table,
-          Key: { pk, sk },
-          ConditionExpression: 'attribute_exists(pk)',
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
-      return r.Attributes;
-    } catch (e) {
-      if (isConditionFailed(e)) return undefined;
-      throw e;
-    }
-  }
-
-  async consume(stateHash: string): Promise<PendingAuth | undefined> {
-    const old = await this.#take(keys.statePk(stateHash), keys.stateSk);
-    if (!old) return undefined;
-    return {
-      stateHash,
-      cookieHash: String(old.cookieHash),
-      expiresAt: Number(old.expiresAtMs),
-      purpose: old.purpose === 'invite' ? 'invite' : 'first-link',
-    };
-  }
-
-  async createInvite(inviteHash: string, expiresAt: number): Promise<void> {
-    await this.#db.send(
-      new PutCommand({
-        TableName: this.#table,
-        Item: {
-          pk: keys.invitePk(inviteHash),
-          sk: keys.inviteSk,
-          expiresAtMs: expiresAt,
-          expiresAt: toEpochSeconds(expiresAt),
-        },
-      }),
-    );
-  }
-
-  async consumeInvite(inviteHash: string, now: number): Promise<boolean> {
-    const old = await this.#take(keys.invitePk(inviteHash), keys.inviteSk);
-    // TTL deletion is lazy (up to days late): the expiry is checked here, not left to TTL.
-    return old !== undefined && Number(old.expiresAtMs) > now;
-  }
-}
+// OAuth state, invites and the owner item live in ./auth-state.ts.
+export { DynamoAuthStateStore } from './auth-state.ts';

@@ -9,7 +9,10 @@
  *   budget    BUDGET#{key}        BUDGET                  calls (number list), blockedUntil,
  *                                                         learnedLimit, learnedWindowMs, v, expiresAt
  *   state     STATE#{sha256}      STATE                   cookieHash, purpose, expiresAtMs, expiresAt
- *   invite    INVITE#{sha256}     INVITE                  expiresAtMs, expiresAt
+ *   state     (+ inviteHash: the invite that allowed the flow, spent at the callback)
+ *   invite    INVITE#{sha256}     INVITE                  expiresAtMs, expiresAt, userId (bound owner)
+ *   owner     OWNER               OWNER                   userId, claimedAt (one conditional write
+ *                                                         decides who owns the deployment)
  *
  * - Listing accounts is one Query on pk=ACCOUNTS.
  * - `v` is the compare-and-swap version: every write is a Put conditioned on the version read
@@ -40,6 +43,8 @@ export const keys = {
   stateSk: 'STATE',
   invitePk: (hash: string) => `INVITE#${hash}`,
   inviteSk: 'INVITE',
+  ownerPk: 'OWNER',
+  ownerSk: 'OWNER',
 } as const;
 
 export function isConditionFailed(e: unknown): boolean {

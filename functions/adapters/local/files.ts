@@ -7,8 +7,12 @@
  * Replacing a raw document keeps the previous revision under
  * `history/{key without .json}/{mtime}-{sha8}.json` (a hard link made before the rename,
  * so no moment exists where neither copy is on disk, and a retried write reuses the name).
+ *
+ * Private by default: GPS tracks, weight, sleep and diabetes data are for the owner only, so
+ * directories are created 0700 and files 0600 whatever the umask or the data directory's mode.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ObjectStore, PutResult, TokenStore } from '../../core/ports.ts';
@@ -61,8 +65,33 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Modes of everything the data directory holds: readable by its owner only. */
+export const PRIVATE_FILE = 0o600;
+export const PRIVATE_DIR = 0o700;
+
+/**
+ * A warning when the data directory itself lets the group or others in (a directory made with
+ * the usual umask is 0755): files are 0600 anyway, but names (activity ids, user id) show and
+ * anything copied in by hand keeps its mode. Undefined when private or missing.
+ */
+export function dataDirExposure(dataDir: string): string | undefined {
+  let mode: number;
+  try {
+    mode = statSync(dataDir).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o077) === 0) return undefined;
+  const octal = mode.toString(8).padStart(3, '0');
+  return `the data directory ${dataDir} is accessible to other users (mode ${octal}); make it private with: chmod 700 ${dataDir}`;
+}
+
 /** Write `bytes` to `path` atomically with `mode`; the temp file never outlives a failure. */
-export async function atomicWrite(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
+export async function atomicWrite(
+  path: string,
+  bytes: Uint8Array,
+  mode = PRIVATE_FILE,
+): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', mode);
@@ -136,12 +165,12 @@ export class FsObjectStore implements ObjectStore {
     const path = this.pathOf(key);
     const old = await readIfExists(path);
     if (old && sameBytes(old, body)) return { written: false };
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(path), { recursive: true, mode: PRIVATE_DIR });
     if (old && this.#historyPrefixes.some((p) => key.startsWith(p))) {
       const st = await stat(path);
       const hk = historyKey(key, st.mtimeMs, sha256(old));
       const hpath = this.pathOf(hk);
-      await mkdir(dirname(hpath), { recursive: true });
+      await mkdir(dirname(hpath), { recursive: true, mode: PRIVATE_DIR });
       try {
         await link(path, hpath);
       } catch (e) {

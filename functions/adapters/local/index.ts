@@ -11,6 +11,7 @@ export {
 export {
   assertSafeKey,
   atomicWrite,
+  dataDirExposure,
   FileTokenStore,
   FsObjectStore,
   historyKey,

@@ -10,6 +10,7 @@ import type {
   AccountStore,
   AuthStateStore,
   FetchMessage,
+  Invite,
   ItemStatus,
   LedgerCounts,
   LedgerItem,
@@ -125,7 +126,8 @@ export class MemoryTokenStore implements TokenStore {
 
 export class MemoryAuthStateStore implements AuthStateStore {
   readonly states = new Map<string, PendingAuth>();
-  readonly invites = new Map<string, number>();
+  readonly invites = new Map<string, Invite>();
+  ownerId: string | undefined;
   async create(p: PendingAuth) {
     this.states.set(p.stateHash, { ...p });
   }
@@ -135,14 +137,28 @@ export class MemoryAuthStateStore implements AuthStateStore {
     this.states.delete(stateHash);
     return p;
   }
-  async createInvite(inviteHash: string, expiresAt: number) {
-    this.invites.set(inviteHash, expiresAt);
+  async createInvite(inviteHash: string, expiresAt: number, userId?: string) {
+    this.invites.set(inviteHash, { expiresAt, ...(userId !== undefined ? { userId } : {}) });
+  }
+  async peekInvite(inviteHash: string, now: number) {
+    const inv = this.invites.get(inviteHash);
+    return inv && inv.expiresAt > now ? { ...inv } : undefined;
   }
   async consumeInvite(inviteHash: string, now: number) {
-    const exp = this.invites.get(inviteHash);
-    if (exp === undefined) return false;
+    const inv = this.invites.get(inviteHash);
+    if (inv === undefined) return false;
     this.invites.delete(inviteHash);
-    return exp > now;
+    return inv.expiresAt > now;
+  }
+  async claimOwner(userId: string) {
+    this.ownerId ??= userId;
+    return this.ownerId === userId;
+  }
+  async owner() {
+    return this.ownerId;
+  }
+  async releaseOwner(userId: string) {
+    if (this.ownerId === userId) this.ownerId = undefined;
   }
 }
 

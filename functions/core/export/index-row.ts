@@ -46,9 +46,19 @@ export const CSV_HEADER =
   'movingSeconds,elapsedSeconds,calories,averageHeartRate,climbMeters,entryMode,hasPath,' +
   'deleted,rawKey,gpxKey,tcxKey,geojsonKey,flags,name,notes';
 
-/** RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
+/** Text a spreadsheet would run as a formula (OWASP CSV injection): = + - @ tab CR first. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. Every text
+ * cell that a spreadsheet would evaluate (from the API's `type`/`entry_mode`, a ZIP's Type
+ * column, any later text column) is neutralised the way OWASP recommends: prefixed with `'`
+ * and quoted. Numbers are written as they are (a negative offset stays `-4`); the NDJSON
+ * index keeps the exact value.
+ */
 export function csvField(v: string | number | boolean | undefined): string {
   if (v === undefined) return '';
+  if (typeof v === 'string' && FORMULA_START.test(v)) return `"'${v.replace(/"/g, '""')}"`;
   const s = String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

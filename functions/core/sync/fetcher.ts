@@ -9,7 +9,7 @@ import {
   UnauthorizedError,
 } from '../errors.ts';
 import { sha256Hex } from '../hash.ts';
-import type { FetchedDoc } from '../healthgraph/client.ts';
+import type { FetchedDoc, HealthGraphClient } from '../healthgraph/client.ts';
 import type { Media } from '../healthgraph/media.ts';
 import { commentsKey, type ItemRef, rawKey } from '../keys.ts';
 import type { FetchMessage } from '../ports.ts';
@@ -80,31 +80,37 @@ export async function handleFetch(
     // is spent and no error recorded; the next run fetches it like any pending item.
     if (deps.signal?.aborted) throw e;
     if (e instanceof BudgetExhaustedError || e instanceof RateLimitedError) {
-      const now = deps.clock.now();
-      const delay = Math.min(900, Math.max(1, Math.ceil((e.waitUntil - now) / 1000)));
-      await deps.queue.send([
-        { body: { ...msg, deferrals: (msg.deferrals ?? 0) + 1 }, delaySeconds: delay },
-      ]);
+      await defer(deps, msg, e.waitUntil);
       return 'deferred';
     }
     if (e instanceof NotFoundError) {
       await deps.ledger.markDeleted(userId, feed, id, deps.clock.now());
       return 'deleted';
     }
-    if (
-      e instanceof RevokedError ||
-      e instanceof UnauthorizedError ||
-      e instanceof ForbiddenError
-    ) {
+    if (e instanceof RevokedError) {
       await markRevoked(deps, account);
       return 'parked';
     }
-    if (e instanceof InvalidPayloadError) {
-      deps.log.warn('invalid payload recorded as a permanent failure', {
-        feed,
-        id,
-        reason: e.message,
-      });
+    if (e instanceof UnauthorizedError || e instanceof ForbiddenError) {
+      // One item refused is no proof the account is gone: ask /user before parking it.
+      const verdict = await confirmRefusal(deps, client, msg);
+      if (verdict === 'revoked') {
+        await markRevoked(deps, account);
+        return 'parked';
+      }
+      if (verdict === 'deferred') return 'deferred';
+    }
+    if (
+      e instanceof UnauthorizedError ||
+      e instanceof ForbiddenError ||
+      e instanceof InvalidPayloadError
+    ) {
+      deps.log.warn(
+        e instanceof InvalidPayloadError
+          ? 'invalid payload recorded as a permanent failure'
+          : 'one item is refused while the account works; recorded as failed',
+        { feed, id, reason: e.message },
+      );
       await deps.ledger.markFailed(
         userId,
         feed,
@@ -273,4 +279,36 @@ async function healStaleWrite(
     ],
     deps.clock.now(),
   );
+}
+
+/**
+ * An item answered 401/403: does the token still work? `/user` (one budgeted call) decides.
+ * Refused there too → the account is revoked. No budget now → the message comes back later.
+ * A transient failure is thrown (the queue retries the whole message).
+ */
+async function confirmRefusal(
+  deps: FetcherDeps,
+  client: HealthGraphClient,
+  msg: FetchMessage,
+): Promise<'revoked' | 'item-only' | 'deferred'> {
+  try {
+    await client.getUser();
+    return 'item-only';
+  } catch (e) {
+    if (e instanceof RevokedError || e instanceof UnauthorizedError || e instanceof ForbiddenError)
+      return 'revoked';
+    if (e instanceof BudgetExhaustedError || e instanceof RateLimitedError) {
+      await defer(deps, msg, e.waitUntil);
+      return 'deferred';
+    }
+    throw e;
+  }
+}
+
+/** No budget now: the message re-sends itself with the delay until a slot frees (≤ 900 s). */
+async function defer(deps: FetcherDeps, msg: FetchMessage, waitUntil: number): Promise<void> {
+  const delay = Math.min(900, Math.max(1, Math.ceil((waitUntil - deps.clock.now()) / 1000)));
+  await deps.queue.send([
+    { body: { ...msg, deferrals: (msg.deferrals ?? 0) + 1 }, delaySeconds: delay },
+  ]);
 }

@@ -2,11 +2,14 @@
  * Linking an account (the OAuth authorization-code flow, server side).
  *
  * `beginLink` mints an unguessable, single-use, expiring `state` bound to a browser cookie
- * (only their hashes are stored). It is allowed while no account is linked, or with a
- * one-time invite minted by the owner. `completeLink` consumes the state with a
- * conditional delete (a replay fails), checks the cookie, exchanges the code, resolves the
- * user via /user, stores the token in the TokenStore and records the account. A stranger
- * who finds the URL can neither link their account nor replace the owner's token.
+ * (only their hashes are stored). Every link, the first one included, needs a one-time
+ * invite minted by the owner with their AWS credentials (`rk-sync invite`); `beginLink` only
+ * checks it, so a link preview or a mail scanner that GETs the URL does not spend it.
+ * `completeLink` consumes the state with a conditional delete (a replay fails), checks the
+ * cookie, exchanges the code, resolves the user via /user, refuses a user the invite is not
+ * bound to, claims the fixed owner item (one conditional write: of two concurrent first
+ * links exactly one wins), spends the invite, stores the token and records the account.
+ * A stranger who finds the URL can neither link their account nor replace the owner's token.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CallBudget } from '../budget.ts';
@@ -70,39 +73,39 @@ function sameHash(a: string, b: string): boolean {
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 
-/** Owner-only: mint a one-time link allowing one (re)authorisation. */
-export async function mintInvite(deps: Pick<LinkDeps, 'states' | 'clock'>): Promise<string> {
+/** Owner-only: mint a one-time link allowing one (re)authorisation, bound to `userId` if given. */
+export async function mintInvite(
+  deps: Pick<LinkDeps, 'states' | 'clock'>,
+  userId?: string,
+): Promise<string> {
   const invite = newSecret();
-  await deps.states.createInvite(hashSecret(invite), deps.clock.now() + INVITE_TTL_MS);
+  await deps.states.createInvite(hashSecret(invite), deps.clock.now() + INVITE_TTL_MS, userId);
   return invite;
 }
+
+const INVITE_RE = /^[A-Za-z0-9_-]{20,100}$/;
 
 export async function beginLink(
   deps: Pick<LinkDeps, 'states' | 'accounts' | 'clock' | 'oauth'>,
   invite?: string | undefined,
 ): Promise<{ url: string; cookie: string; state: string }> {
-  let purpose: 'first-link' | 'invite';
-  if (invite !== undefined) {
-    if (
-      !/^[A-Za-z0-9_-]{20,100}$/.test(invite) ||
-      !(await deps.states.consumeInvite(hashSecret(invite), deps.clock.now()))
-    ) {
-      throw new LinkError(
-        'not_allowed',
-        403,
-        'This link is not valid (it may have been used or expired).',
-      );
-    }
-    purpose = 'invite';
-  } else {
-    if ((await deps.accounts.list()).length > 0) {
-      throw new LinkError(
-        'not_allowed',
-        403,
-        'An account is already linked. Ask the owner for a one-time link.',
-      );
-    }
-    purpose = 'first-link';
+  if (invite === undefined) {
+    throw new LinkError(
+      'not_allowed',
+      403,
+      'Linking needs a one-time link from the owner of this backup (rk-sync invite).',
+    );
+  }
+  // Only checked here: the invite is spent at the callback, by the account it is bound to.
+  if (
+    !INVITE_RE.test(invite) ||
+    !(await deps.states.peekInvite(hashSecret(invite), deps.clock.now()))
+  ) {
+    throw new LinkError(
+      'not_allowed',
+      403,
+      'This link is not valid (it may have been used or expired).',
+    );
   }
   const state = newSecret();
   const cookie = newSecret();
@@ -110,13 +113,39 @@ export async function beginLink(
     stateHash: hashSecret(state),
     cookieHash: hashSecret(cookie),
     expiresAt: deps.clock.now() + STATE_TTL_MS,
-    purpose,
+    purpose: 'invite',
+    inviteHash: hashSecret(invite),
   });
   return { url: authorizeUrl(deps.oauth, state), cookie, state };
 }
 
+/** The owner check of a callback: the invite's binding, the owner item, then the spend. */
+async function admit(
+  deps: Pick<LinkDeps, 'states' | 'clock'>,
+  inviteHash: string | undefined,
+  userId: string,
+): Promise<void> {
+  const used = new LinkError(
+    'state_invalid',
+    400,
+    'This link was already used or has expired. Ask the owner for a new one.',
+  );
+  // A state from before invites were required for every link carries none: refused.
+  if (inviteHash === undefined) throw used;
+  const invite = await deps.states.peekInvite(inviteHash, deps.clock.now());
+  if (!invite) throw used;
+  // Not spent on a mismatch: the owner can still use the link a stranger tried.
+  if (invite.userId !== undefined && invite.userId !== userId) {
+    throw new LinkError('not_owner', 403, 'This link is for another Runkeeper account.');
+  }
+  if (!(await deps.states.claimOwner(userId, deps.clock.now()))) {
+    throw new LinkError('not_owner', 403, 'Another account owns this backup.');
+  }
+  if (!(await deps.states.consumeInvite(inviteHash, deps.clock.now()))) throw used;
+}
+
 const CODE_RE = /^[A-Za-z0-9._~+/=-]{1,512}$/;
-const STATE_RE = /^[A-Za-z0-9_-]{20,100}$/;
+const STATE_RE = INVITE_RE;
 
 export interface CallbackParams {
   /** Each query parameter with all its values (repeated parameters are rejected). */
@@ -192,12 +221,8 @@ export async function completeLink(
   await deps.budget.record(budgetKey(userId), tokenAt);
   await deps.budget.record(budgetKey(userId), deps.clock.now());
 
+  await admit(deps, pending.inviteHash, userId);
   const existing = await deps.accounts.get(userId);
-  if (pending.purpose === 'first-link') {
-    const others = (await deps.accounts.list()).filter((a) => a.userId !== userId);
-    if (others.length > 0)
-      throw new LinkError('not_owner', 403, 'Another account is already linked.');
-  }
   await deps.tokens.put(userId, token);
   const now = deps.clock.now();
   const account: Account = existing
@@ -221,4 +246,25 @@ export async function completeLink(
     }
   }
   return { userId, relinked: existing !== undefined };
+}
+
+/**
+ * Owner-only (the CLI with the owner's credentials): remove a linked account. Its token is
+ * deleted, the account record goes (so no run syncs it again) and, if it held the owner item,
+ * that is freed so the next invite is a first link again. Archived data is kept.
+ */
+export async function unlinkAccount(
+  deps: {
+    accounts: AccountStore;
+    tokens: TokenStore;
+    states?: Pick<AuthStateStore, 'releaseOwner'> | undefined;
+  },
+  userId: string,
+): Promise<{ wasLinked: boolean }> {
+  assertUserId(userId);
+  const wasLinked = (await deps.accounts.get(userId)) !== undefined;
+  await deps.tokens.delete(userId);
+  await deps.accounts.delete(userId);
+  await deps.states?.releaseOwner(userId);
+  return { wasLinked };
 }

@@ -1,5 +1,5 @@
 /**
- * GET /authorize[?invite=…]: starts the OAuth flow (first link, or an owner-minted invite)
+ * GET /authorize?invite=…: starts the OAuth flow with an owner-minted invite (every link)
  * and redirects to Runkeeper with a single-use state bound to an HttpOnly cookie.
  */
 import { DynamoAccountStore, DynamoAuthStateStore } from '../../adapters/aws/dynamo.ts';
