@@ -33,6 +33,8 @@ export interface DriveOptions {
   maxReceives?: number;
   /** Scheduler runs that end in a transient error before giving up. */
   maxErrorRuns?: number;
+  /** The same when the API does not answer at all (default 2: say so within seconds). */
+  maxUnreachableRuns?: number;
   random?: () => number;
 }
 
@@ -143,7 +145,10 @@ export async function driveLocalSync(
     }
     if (transient) {
       errorRuns++;
-      if (errorRuns >= (opts.maxErrorRuns ?? 5))
+      const limit = p.lastRun?.unreachable
+        ? (opts.maxUnreachableRuns ?? 2)
+        : (opts.maxErrorRuns ?? 5);
+      if (errorRuns >= limit)
         return { ...p, stopped: 'error', error: p.lastRun?.error };
       try {
         await deps.clock.sleep(

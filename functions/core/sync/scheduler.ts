@@ -17,6 +17,7 @@ import {
   RevokedError,
   TransientError,
   UnauthorizedError,
+  UnreachableError,
 } from '../errors.ts';
 import { sha256Hex } from '../hash.ts';
 import type { HealthGraphClient } from '../healthgraph/client.ts';
@@ -41,6 +42,8 @@ export interface RunSummary {
   enqueued: number;
   backfillDone: boolean;
   error?: string;
+  /** The API did not answer at all (refused, unknown host): retrying soon rarely helps. */
+  unreachable?: boolean;
 }
 
 /** The change log serves at most 7 days per query (documented for the root resource). */
@@ -290,6 +293,7 @@ export async function runScheduler(
       s.outcome = 'budget';
     } else if (e instanceof TransientError) {
       s.outcome = 'error';
+      if (e instanceof UnreachableError) s.unreachable = true;
       deps.log.warn('scheduler run stopped on a transient error; the next run continues', {
         error: s.error,
       });
