@@ -32,6 +32,7 @@ export const PAGE_CSS = [
   '.mark{display:inline-grid;place-items:center;width:2rem;height:2rem;border-radius:.5rem;background:var(--fg);color:var(--bg);font-size:.8rem}',
   'main{max-width:38rem;margin:0 auto 3rem;padding:1.75rem 1.5rem;background:var(--card);border:1px solid var(--line);border-radius:.75rem;border-top:.35rem solid var(--tone)}',
   'main.ok{--tone:var(--ok)} main.problem{--tone:var(--problem)}',
+  '@media (max-width:40rem){main{margin:0 .75rem 2rem;padding:1.25rem 1rem}}',
   'h1{margin:0 0 .5rem;font-size:1.5rem;line-height:1.25}',
   '.status{margin:0 0 .25rem;color:var(--tone);font-weight:700;text-transform:uppercase;font-size:.8rem;letter-spacing:.06em}',
   '.account{display:inline-block;margin:.25rem 0 .75rem;padding:.2rem .6rem;border:1px solid var(--line);border-radius:999px;color:var(--muted);font-size:.9rem}',

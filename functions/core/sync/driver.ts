@@ -148,8 +148,7 @@ export async function driveLocalSync(
       const limit = p.lastRun?.unreachable
         ? (opts.maxUnreachableRuns ?? 2)
         : (opts.maxErrorRuns ?? 5);
-      if (errorRuns >= limit)
-        return { ...p, stopped: 'error', error: p.lastRun?.error };
+      if (errorRuns >= limit) return { ...p, stopped: 'error', error: p.lastRun?.error };
       try {
         await deps.clock.sleep(
           Math.ceil(random() * Math.min(60_000, 2_000 * 2 ** errorRuns)),
