@@ -17,6 +17,10 @@ export interface BackfillResult {
   stored: number;
   apiCalls: number;
   minimumCalls: number;
+  /** The floor: C = minimumCalls calls at B = 98 per window, the first window at once: ⌊(C−1)/B⌋ × 900 s. */
+  floorSeconds: number;
+  /** Change-log queries made before completion (the floor needs none while a backfill runs). */
+  changeLogCalls: number;
   listPages: number;
   virtualSeconds: number;
   idealSeconds: number;
@@ -32,6 +36,12 @@ export interface BackfillResult {
 
 const LIMIT = 100;
 const WINDOW = 900_000;
+/** Calls the budget allows per window (limit − margin). */
+const PER_WINDOW = 98;
+
+export function floorSeconds(minimumCalls: number): number {
+  return Math.floor(Math.max(0, minimumCalls - 1) / PER_WINDOW) * (WINDOW / 1000);
+}
 
 function liveIds(h: CoreHarness, userId: string): Set<string> {
   return new Set(
@@ -90,9 +100,10 @@ export async function backfillRkSync(n: number, seed = 42): Promise<BackfillResu
       if (done) doneAt = h.clock.now();
       return done;
     });
-    const log = h.sim.callLog.filter((c) => c.userId === userId);
+    const log = h.sim.callLog.filter((c) => c.userId === userId && c.t <= doneAt);
     // Live activities are re-fetched on purpose; the minimum counts one fetch each.
     const calls = log.length;
+    const minimumCalls = n + Math.ceil(n / 100) + 1;
     const pages = log.filter((c) => c.path.startsWith('/fitnessActivities?')).length;
     const seconds = (doneAt - t0) / 1000;
     return {
@@ -100,13 +111,15 @@ export async function backfillRkSync(n: number, seed = 42): Promise<BackfillResu
       activities: n,
       stored: (await h.ledger.counts(userId)).SYNCED + live.size,
       apiCalls: calls,
-      minimumCalls: n + Math.ceil(n / 100) + 1,
+      minimumCalls,
+      floorSeconds: floorSeconds(minimumCalls),
+      changeLogCalls: log.filter((c) => c.path.startsWith('/changeLog')).length,
       listPages: pages,
       virtualSeconds: seconds,
       idealSeconds: (calls / LIMIT) * (WINDOW / 1000),
       maxCallsInAnyWindow: h.sim.maxCallsInWindow(userId),
       http429: h.sim.http429(),
-      utilization: calls / ((LIMIT * seconds) / (WINDOW / 1000)),
+      utilization: seconds > 0 ? calls / ((LIMIT * seconds) / (WINDOW / 1000)) : 0,
       schedulerInvocations: state.schedulerRuns,
       fetcherInvocations: state.fetches,
       s3Puts: h.store.puts,
@@ -172,6 +185,8 @@ export async function backfillScript2019(n: number, seed = 42): Promise<Backfill
       stored,
       apiCalls: calls,
       minimumCalls: n + Math.ceil(n / 25),
+      floorSeconds: floorSeconds(n + Math.ceil(n / 25)),
+      changeLogCalls: 0,
       listPages: callCount + 1,
       virtualSeconds: seconds,
       idealSeconds: (calls / LIMIT) * (WINDOW / 1000),

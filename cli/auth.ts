@@ -8,6 +8,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { budgetKey, memoryBudget } from '../functions/core/budget.ts';
 import type { Clock } from '../functions/core/clock.ts';
 import { describeError, OAuthError } from '../functions/core/errors.ts';
@@ -15,9 +16,12 @@ import { HealthGraphClient, LOCAL_RETRY } from '../functions/core/healthgraph/cl
 import { authorizeUrl, exchangeCode } from '../functions/core/healthgraph/oauth.ts';
 import { assertUserId } from '../functions/core/keys.ts';
 import type { Account } from '../functions/core/ports.ts';
+import { SECURITY_HEADERS } from '../functions/shared/http.ts';
+import { renderPage } from '../functions/shared/pages.ts';
 import { CliError, EXIT, Interrupted } from './errors.ts';
 import type { LocalStores } from './local.ts';
 import { budgetConfig, budgetFor } from './local.ts';
+import { runnable } from './next-step.ts';
 
 export interface AuthOptions {
   authBaseUrl: string;
@@ -33,6 +37,10 @@ export interface AuthOptions {
   onUrl: (url: string) => void | Promise<void>;
   rateLimit: number;
   rateWindowSeconds: number;
+  /** The command that starts this sign-in again (shown on a refusal); default `npx rk-sync auth`. */
+  again?: string | undefined;
+  /** The success page's next steps; default: run the first sync, where the files go. */
+  next?: ((userId: string) => string[]) | undefined;
 }
 
 export interface AuthResult {
@@ -40,8 +48,14 @@ export interface AuthResult {
   relinked: boolean;
 }
 
-const PAGE = (title: string, text: string) =>
-  `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>`;
+/** What a person does after linking from the terminal: the first sync, and where files go. */
+export function defaultNext(dataDir: string, userId: string): string[] {
+  return [
+    `Back in the terminal, run \`${runnable('sync', dataDir)}\`: the first backup starts at once and shows its progress.`,
+    `Files go to \`${join(dataDir, 'raw', userId, 'fitnessActivities')}\` (each activity as received), with GPX, TCX and GeoJSON under \`${dataDir}\`.`,
+    'You can close this window.',
+  ];
+}
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -59,13 +73,17 @@ export async function authorize(stores: LocalStores, o: AuthOptions): Promise<Au
   done.catch(() => {}); // awaited below; never an unhandled rejection if onUrl throws first
   let redirectUri = '';
 
-  const reply = (res: ServerResponse, status: number, title: string, text: string) => {
-    res.writeHead(status, {
-      'content-type': 'text/html; charset=utf-8',
-      'cache-control': 'no-store',
-      'referrer-policy': 'no-referrer',
-    });
-    res.end(PAGE(title, text));
+  const host = new URL(o.authBaseUrl).host;
+  const again = o.again ?? 'npx rk-sync auth';
+  const reply = (
+    res: ServerResponse,
+    status: number,
+    title: string,
+    message: string,
+    more: { next?: string[]; account?: string } = {},
+  ) => {
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS });
+    res.end(renderPage({ title, message, tone: status < 400 ? 'ok' : 'problem', ...more }));
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -81,18 +99,38 @@ export async function authorize(stores: LocalStores, o: AuthOptions): Promise<Au
     const got = one('state');
     // A request without our state (a stray or forged one) is ignored: keep waiting.
     if (consumed || !got || !same(got, state)) {
-      reply(res, 400, 'Unexpected request', 'This sign-in response was not expected.');
+      reply(
+        res,
+        400,
+        'This sign-in link is out of date',
+        'It belongs to an earlier or already finished sign-in, so nothing was changed.',
+        {
+          next: [
+            'Use the newest link printed in your terminal.',
+            `If that one is gone too, run \`${again}\` again for a fresh link.`,
+          ],
+        },
+      );
       return;
     }
     consumed = true; // single use, whatever happens next
     if (url.searchParams.has('error')) {
-      reply(res, 400, 'Not authorised', 'Access was not granted. You can close this window.');
-      settle.reject(new CliError('access was not granted on runkeeper.com', EXIT.unauthorised));
+      reply(res, 400, 'Access was not granted', `rk-sync was not allowed on ${host}.`, {
+        next: [`To try again, run \`${again}\` in the terminal and choose Allow.`],
+      });
+      settle.reject(
+        new CliError(
+          `access was not granted on ${host}; run "${again}" again and choose Allow`,
+          EXIT.unauthorised,
+        ),
+      );
       return;
     }
     const code = one('code');
     if (!code || !/^[A-Za-z0-9._~+/=-]{1,512}$/.test(code)) {
-      reply(res, 400, 'Not authorised', 'The sign-in response had no usable code.');
+      reply(res, 400, 'Not authorised', 'The sign-in response had no usable code.', {
+        next: [`Run \`${again}\` in the terminal again.`],
+      });
       settle.reject(new CliError('the sign-in response had no usable code', EXIT.unauthorised));
       return;
     }
@@ -101,12 +139,18 @@ export async function authorize(stores: LocalStores, o: AuthOptions): Promise<Au
       reply(
         res,
         200,
-        'rk-sync is authorised',
-        'You can close this window and return to the terminal.',
+        'Runkeeper account linked',
+        `rk-sync can now back up this account from ${host}.`,
+        {
+          account: `Runkeeper user ${r.userId}`,
+          next: o.next?.(r.userId) ?? defaultNext(stores.dataDir, r.userId),
+        },
       );
       settle.resolve(r);
     } catch (e) {
-      reply(res, 502, 'Not authorised', 'The sign-in could not be completed; see the terminal.');
+      reply(res, 502, 'Not authorised', 'The sign-in could not be completed.', {
+        next: ['The terminal says why and what to do.'],
+      });
       settle.reject(e);
     }
   };

@@ -13,9 +13,10 @@ import { startSimulator } from '../simulator/server.ts';
 import { authorize } from './auth.ts';
 import { CliError, EXIT } from './errors.ts';
 import type { LocalStores } from './local.ts';
+import { runnable } from './next-step.ts';
 import type { ProgressMode, Reporter } from './progress.ts';
 import { formatDuration } from './progress.ts';
-import { runSync, type SyncSummary } from './sync.ts';
+import { isStillRecording, runSync, type SyncSummary } from './sync.ts';
 
 export const DEMO_LIMIT = { calls: 100, windowMs: 900_000 };
 
@@ -41,6 +42,8 @@ export interface DemoSummary {
   stored: number;
   /** Ledger items SYNCED (a live activity is stored but fetched again later). */
   synced: number;
+  /** Stored while still being recorded (is_live): a later sync fetches them again. */
+  stillRecording: number;
   apiCalls: number;
   http429: number;
   maxCallsInWindow: number;
@@ -166,11 +169,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     } catch {
       storedFiles = 0;
     }
+    const stillRecording = (await stores.ledger.list(userId, 'PENDING')).filter(
+      isStillRecording,
+    ).length;
     const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
     return {
       activities,
       stored: storedFiles,
       synced: summary.stored,
+      stillRecording,
       apiCalls,
       http429: sim.http429(),
       maxCallsInWindow: sim.maxCallsInWindow(userId),
@@ -192,13 +199,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 }
 
 export function describeDemo(d: DemoSummary): string {
-  const pct = (x: number) => `${Math.round(x * 100)} %`;
+  const recording =
+    d.stillRecording > 0
+      ? `: ${d.synced} complete, ${d.stillRecording} still being recorded (stored as they are now; a later sync fetches them again, so status lists them as pending)`
+      : '';
+  // The floor: B calls per window, the first window at once (a burst), so n calls need
+  // ⌊(n − 1) / B⌋ further windows. Said as a duration, never as a share of the limit.
+  const perWindow = DEMO_LIMIT.calls - 2;
+  const fastest =
+    Math.floor(Math.max(0, d.apiCalls - 1) / perWindow) * (DEMO_LIMIT.windowMs / 1000);
+  const pace =
+    d.stopped === 'done'
+      ? `the limit allows these ${d.apiCalls} calls in ${formatDuration(fastest * 1000)} at best (${perWindow} per 15-minute window, the first at once); this run took ${formatDuration(d.virtualSeconds * 1000)}`
+      : `stopped after ${d.apiCalls} calls; never more than ${d.maxCallsInWindow} in any 15-minute window (limit ${DEMO_LIMIT.calls})`;
   return [
     `rk-sync demo ${d.stopped === 'done' ? 'complete' : `stopped (${d.stopped}); run it again to resume`}`,
-    `  activities:   ${d.activities} in the simulator (seed ${d.seed}), ${d.stored} stored (files under ${join(d.dataDir, 'raw', d.userId, 'fitnessActivities')})`,
+    `  activities:   ${d.activities} in the simulator (seed ${d.seed}), ${d.stored} stored${recording} (files under ${join(d.dataDir, 'raw', d.userId, 'fitnessActivities')})`,
     `  API calls:    ${d.apiCalls} (${d.callsPerActivity} per activity), ${d.http429} × HTTP 429, at most ${d.maxCallsInWindow} calls in any 15-minute window (limit ${DEMO_LIMIT.calls})`,
     `  time:         ${d.elapsedSeconds} s real = ${formatDuration(d.virtualSeconds * 1000)} simulated (clock ×${d.timeScale})`,
-    `  ideal:        ${formatDuration(d.idealVirtualSeconds * 1000)} at exactly the limit (${d.apiCalls} calls ÷ ${DEMO_LIMIT.calls} × 15 min): ${pct(d.utilization)} of the allowed rate`,
-    `  next:         rk-sync status --data-dir ${d.dataDir}`,
+    `  pace:         ${pace}`,
+    `  next:         ${runnable('status', d.dataDir)}`,
   ].join('\n');
 }

@@ -19,6 +19,7 @@ import { CliError, EXIT, EXIT_CODES_HELP, Interrupted } from './errors.ts';
 import { describeImport } from './import.ts';
 import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
+import { runnable, thisCommand } from './next-step.ts';
 import { chooseMode, type Reporter } from './progress.ts';
 import {
   type ConfigFile,
@@ -183,6 +184,7 @@ program
         signal: controller.signal,
         rateLimit: rate.calls ?? DEFAULTS.rateLimit,
         rateWindowSeconds: rate.windowSeconds ?? DEFAULTS.rateWindowSeconds,
+        again: thisCommand(),
         onUrl: (url) => {
           const opened = opts.browser !== false && openBrowser(url);
           process.stderr.write(
@@ -194,7 +196,7 @@ program
         out(JSON.stringify({ ok: true, userId: r.userId, relinked: r.relinked, dataDir }));
       else
         out(
-          `rk-sync: authorised Runkeeper user ${r.userId}${r.relinked ? ' (again)' : ''}; next: rk-sync sync --data-dir ${dataDir}`,
+          `rk-sync: authorised Runkeeper user ${r.userId}${r.relinked ? ' (again)' : ''}; next: ${runnable('sync', dataDir)}`,
         );
     } finally {
       stores.close();

@@ -6,7 +6,7 @@ import { type ArchiveSummary, allUsers, archiveSummary } from './archive.ts';
 import { budgetConfig, budgetFor, type LocalStores } from './local.ts';
 import { syncLockHolder } from './lock.ts';
 import { formatDuration } from './progress.ts';
-import { type Failure, listFailures } from './sync.ts';
+import { type Failure, isStillRecording, listFailures, pendingWhy } from './sync.ts';
 
 export interface StatusReport {
   dataDir: string;
@@ -16,7 +16,15 @@ export interface StatusReport {
     userId: string;
     status: string;
     linkedAt: string;
-    counts: { synced: number; pending: number; enqueued: number; failed: number; deleted: number };
+    counts: {
+      synced: number;
+      pending: number;
+      enqueued: number;
+      failed: number;
+      deleted: number;
+      /** Of pending: stored while still being recorded, fetched again later. */
+      stillRecording: number;
+    };
     failures: Failure[];
     budget: {
       limit: number;
@@ -72,6 +80,8 @@ export async function statusReport(
         enqueued: c.ENQUEUED,
         failed: failures.length,
         deleted: c.DELETED,
+        stillRecording: (await stores.ledger.list(a.userId, 'PENDING')).filter(isStillRecording)
+          .length,
       },
       failures,
       budget: {
@@ -136,7 +146,7 @@ export function describeStatus(r: StatusReport, now: number): string {
     const c = a.counts;
     out.push(`Account ${a.userId} (${a.status}, linked ${a.linkedAt})`);
     out.push(
-      `  synced ${c.synced} · pending ${c.pending} · enqueued ${c.enqueued} · failed ${c.failed} · deleted upstream ${c.deleted}`,
+      `  synced ${c.synced} · pending ${c.pending}${pendingWhy({ unlisted: 0, stillRecording: c.stillRecording })} · enqueued ${c.enqueued} · failed ${c.failed} · deleted upstream ${c.deleted}`,
     );
     const next = Date.parse(a.budget.nextSlotAt);
     out.push(

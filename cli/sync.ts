@@ -21,6 +21,7 @@ import type { LedgerCounts, LedgerItem, Log } from '../functions/core/ports.ts';
 import { storageFault } from '../functions/core/storage-fault.ts';
 import { defaultSyncConfig } from '../functions/core/sync/config.ts';
 import { type DriveResult, driveLocalSync } from '../functions/core/sync/driver.ts';
+import { callsEtaMs } from '../functions/core/sync/eta.ts';
 import type { FetcherDeps } from '../functions/core/sync/fetcher.ts';
 import { reopenFailed } from '../functions/core/sync/retry.ts';
 import { markRebuildOwed, settleDerived } from './derived-state.ts';
@@ -70,6 +71,10 @@ export interface SyncSummary {
   stored: number;
   known: number;
   pending: number;
+  /** Reported by the feed's size but not listed yet (an interrupted first sync). */
+  unlisted: number;
+  /** Pending because still being recorded upstream (fetched again later). */
+  stillRecording: number;
   enqueued: number;
   failed: number;
   deleted: number;
@@ -86,11 +91,26 @@ const EMPTY: LedgerCounts = { PENDING: 0, ENQUEUED: 0, SYNCED: 0, DELETED: 0, FA
 
 /** A PENDING item that failed transiently (not a live activity waiting to finish). */
 export function isRetryFailure(it: LedgerItem): boolean {
+  return it.status === 'PENDING' && it.lastError !== undefined && !isStillRecording(it);
+}
+
+/** A live activity: stored as it is now, fetched again by a later sync (not a failure). */
+export function isStillRecording(it: LedgerItem): boolean {
   return (
     it.status === 'PENDING' &&
     it.lastError !== undefined &&
-    !/is_live|still being recorded/.test(it.lastError)
+    /is_live|still being recorded/.test(it.lastError)
   );
+}
+
+/** Items a feed reported (its `size`) that no page has listed yet: part of the total. */
+async function unlistedCount(stores: LocalStores, userId: string): Promise<number> {
+  let unlisted = 0;
+  const a = await stores.accounts.get(userId);
+  for (const cur of Object.values(a?.cursors ?? {})) {
+    if (cur && !cur.done && cur.size !== undefined) unlisted += Math.max(0, cur.size - cur.seen);
+  }
+  return unlisted;
 }
 
 export async function listFailures(stores: LocalStores, userIds: string[]): Promise<Failure[]> {
@@ -226,25 +246,25 @@ async function syncOnce(o: SyncRunOptions): Promise<SyncSummary> {
       const c = { ...EMPTY };
       let unlisted = 0;
       let used = 0;
+      let etaMs = 0;
       for (const userId of active) {
         const k = await stores.ledger.counts(userId);
         for (const s of Object.keys(c) as (keyof LedgerCounts)[]) c[s] += k[s];
-        const a = await stores.accounts.get(userId);
-        for (const cur of Object.values(a?.cursors ?? {})) {
-          if (cur && !cur.done && cur.size !== undefined)
-            unlisted += Math.max(0, cur.size - cur.seen);
-        }
+        const u = await unlistedCount(stores, userId);
+        unlisted += u;
         used = Math.max(used, (await budget.inspect(budgetKey(userId), clock.now())).used);
+        // Free slots go at once, later ones as the window frees them (one page per 100 listed).
+        const calls = k.PENDING + k.ENQUEUED + u + Math.ceil(u / cfg.pageSize);
+        etaMs = Math.max(etaMs, await callsEtaMs(budget, budgetKey(userId), clock.now(), calls));
       }
       const known = c.PENDING + c.ENQUEUED + c.SYNCED + c.FAILED + unlisted;
-      const remaining = c.PENDING + c.ENQUEUED + unlisted;
       return {
         stored: c.SYNCED,
         known,
         apiCalls,
         budgetUsed: used,
         budgetCapacity: capacity,
-        etaMs: (remaining * bcfg.windowMs) / capacity / scale,
+        etaMs: etaMs / scale,
       };
     };
     let lastTick = 0;
@@ -283,6 +303,14 @@ async function syncOnce(o: SyncRunOptions): Promise<SyncSummary> {
 
     if (stop.signal.aborted && !o.signal.aborted) throw stop.signal.reason;
     const c = await countAll(stores, active);
+    let unlisted = 0;
+    let stillRecording = 0;
+    for (const userId of active) {
+      unlisted += await unlistedCount(stores, userId);
+      stillRecording += (await stores.ledger.list(userId, 'PENDING')).filter(
+        isStillRecording,
+      ).length;
+    }
     if (result.stopped !== 'aborted') {
       // Interrupted runs leave the rebuild owed to the next one.
       const changed =
@@ -305,8 +333,11 @@ async function syncOnce(o: SyncRunOptions): Promise<SyncSummary> {
       exitCode,
       users: active,
       stored: c.SYNCED,
-      known: c.PENDING + c.ENQUEUED + c.SYNCED + c.FAILED,
+      // The same total as the progress bar: listed items plus those the feed reports unlisted.
+      known: c.PENDING + c.ENQUEUED + c.SYNCED + c.FAILED + unlisted,
       pending: c.PENDING,
+      unlisted,
+      stillRecording,
       enqueued: c.ENQUEUED,
       failed: failures.length,
       deleted: c.DELETED,
@@ -348,12 +379,27 @@ export function describeSummary(s: SyncSummary): string {
           : `sync stopped on an error${s.error ? `: ${s.error}` : ''}`;
   const lines = [
     `rk-sync: ${head}`,
-    `  stored ${s.stored}/${s.known} (this run: ${s.fetched} new or changed, ${s.unchanged} unchanged), deleted upstream ${s.deleted}, pending ${s.pending + s.enqueued}, failed ${s.failed}`,
+    `  stored ${s.stored}/${s.known} (this run: ${s.fetched} new or changed, ${s.unchanged} unchanged), deleted upstream ${s.deleted}, pending ${s.pending + s.enqueued + s.unlisted}${pendingWhy(s)}, failed ${s.failed}`,
     `  ${s.apiCalls} API calls in ${s.elapsedSeconds} s`,
   ];
+  if (s.stopped === 'error' && /cannot reach|did not answer/.test(s.error ?? '')) {
+    lines.push(
+      '  hint: check the network connection and the API address (remembered from "rk-sync auth"; --api-base-url overrides it); everything stored so far is kept, run the sync again to continue',
+    );
+  }
   for (const f of s.failures.slice(0, 10)) lines.push(`  failed ${f.feed}/${f.id}: ${f.reason}`);
   if (s.failures.length > 10) lines.push(`  … ${s.failures.length - 10} more (rk-sync status)`);
   return lines.join('\n');
+}
+
+/** Why items are pending, in words: not listed yet, still being recorded. */
+export function pendingWhy(s: { unlisted: number; stillRecording: number }): string {
+  const why: string[] = [];
+  if (s.unlisted > 0) why.push(`${s.unlisted} not listed yet`);
+  if (s.stillRecording > 0) {
+    why.push(`${s.stillRecording} still being recorded, fetched again by a later sync`);
+  }
+  return why.length ? ` (${why.join('; ')})` : '';
 }
 
 async function countAll(stores: LocalStores, userIds: string[]): Promise<LedgerCounts> {

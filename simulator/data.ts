@@ -143,6 +143,8 @@ export interface FitnessMeta {
   hasPath: boolean;
   indoor: boolean;
   isLive: boolean;
+  /** A live activity records until this long after it appeared (its elapsed time); set for added ones. */
+  liveFromMs?: number | undefined;
   hasHr: boolean;
   hasDistanceSamples: boolean;
   images: number;
@@ -248,7 +250,10 @@ export class World {
   readonly #idRng: Rng;
   #addCounter = 0;
 
+  /** When the simulator started (live activities record from then on). */
+  startedAtMs: number;
   constructor(seed: number, userCount: number, activities: number, anchorMs: number) {
+    this.startedAtMs = anchorMs;
     this.seed = seed;
     this.#idRng = mulberry32(mixSeed(seed, 0x1d));
     const userRng = mulberry32(mixSeed(seed, 0x05e7));
@@ -578,6 +583,7 @@ export class World {
       item.localDate = ymd(item.startMs + item.offsetMinutes * 60_000);
     }
     item.modifiedMs = nowMs;
+    item.fitness!.liveFromMs = nowMs;
     this.#insert(user, item);
     return item.id;
   }
@@ -652,8 +658,22 @@ export class World {
     for (const field of Object.keys(FEEDS)) out[`nearest_teammate_${field}`] = [];
   }
 
+  /**
+   * Still recording at `nowMs`: a live activity ends after its own elapsed time, counted from
+   * when the simulator started (or when it was added), as a real recording does.
+   */
+  isLiveAt(m: FitnessMeta, nowMs: number): boolean {
+    return m.isLive && nowMs < (m.liveFromMs ?? this.startedAtMs) + m.elapsed * 1000;
+  }
+
   /** The full (or summary) document of an item; `origin` makes image URLs absolute. */
-  detail(user: UserData, item: Item, origin: string, summary: boolean): Record<string, unknown> {
+  detail(
+    user: UserData,
+    item: Item,
+    origin: string,
+    summary: boolean,
+    nowMs = this.startedAtMs,
+  ): Record<string, unknown> {
     const uri = `/${item.feed}/${item.id}`;
     const local = item.startMs + item.offsetMinutes * 60_000;
     const m = item.fitness;
@@ -681,7 +701,7 @@ export class World {
     if (m.totalCalories !== undefined) out.total_calories = m.totalCalories;
     out.climb = s.climb;
     if (m.notes) out.notes = m.notes;
-    out.is_live = m.isLive;
+    out.is_live = this.isLiveAt(m, nowMs);
     out.source = m.source;
     out.entry_mode = m.entryMode;
     out.tracking_mode = m.trackingMode;

@@ -259,6 +259,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   // Data anchored at the start of the clock's current UTC day: same seed + same day → same data.
   const anchor = Math.floor(clock.now() / DAY) * DAY;
   const world = new World(seed, opts.users ?? 1, opts.activities ?? 50, anchor);
+  world.startedAtMs = clock.now();
   const faults = new Faults(seed, opts.faults);
 
   const tokens = new Map<string, Token>();
@@ -641,7 +642,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const chosen = negotiate(accept, MEDIA[feed].item);
       if (chosen === null) return reasonReply(406, 'Not Acceptable');
       const summary = chosen === 'FitnessActivitySummary';
-      return jsonReply(200, world.detail(user, item, origin, summary), chosen);
+      return jsonReply(200, world.detail(user, item, origin, summary, clock.now()), chosen);
     }
     m = COMMENTS_RE.exec(rel);
     if (m) {
@@ -1010,7 +1011,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     document(userId, feed, id) {
       const user = world.user(userId);
       const item = world.item(user, feedOf(feed), id);
-      return item ? world.detail(user, item, origin, false) : undefined;
+      return item ? world.detail(user, item, origin, false, clock.now()) : undefined;
     },
     async close() {
       if (closed) return;

@@ -87,6 +87,9 @@ export class TransientError extends HealthGraphError {
   readonly retryable = true;
 }
 
+/** No connection at all (refused, unknown host, no route): the address is probably wrong or offline. */
+export class UnreachableError extends TransientError {}
+
 export class InvalidPayloadError extends HealthGraphError {
   readonly kind = 'Invalid' as const;
   readonly retryable = false;

@@ -2,6 +2,7 @@
  * The HTTP edge (API Gateway HTTP API, payload format 2.0): minimal event/result types,
  * query and cookie parsing, and the plain, escaped, no-store pages the OAuth endpoints answer.
  */
+import { renderPage } from './pages.ts';
 
 export interface HttpEvent {
   rawPath?: string;
@@ -57,14 +58,7 @@ export function readCookie(event: HttpEvent, name: string): string | undefined {
   return values.size === 1 ? [...values][0] : undefined;
 }
 
-export function escapeHtml(s: string): string {
-  return s.replace(
-    /[&<>"'`]/g,
-    (c) =>
-      ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' })[c] ??
-      c,
-  );
-}
+export { escapeHtml } from './pages.ts';
 
 /** Headers for every OAuth response: nothing cached, no Referer leaks, no active content. */
 export const SECURITY_HEADERS: Record<string, string> = {
@@ -77,19 +71,16 @@ export const SECURITY_HEADERS: Record<string, string> = {
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
 
-/** A self-contained page: no scripts, no third-party resources, every text escaped. */
+/** A self-contained page (functions/shared/pages.ts): no scripts, no third-party resources,
+ *  every text escaped; the tone follows the status code. */
 export function htmlPage(
   statusCode: number,
   title: string,
   message: string,
   cookies?: string[],
+  next?: readonly string[],
 ): HttpResult {
-  const body =
-    '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
-    '<meta name="viewport" content="width=device-width, initial-scale=1">' +
-    `<title>${escapeHtml(title)}</title>` +
-    '<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}</style>' +
-    `</head><body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></body></html>`;
+  const body = renderPage({ title, message, tone: statusCode < 400 ? 'ok' : 'problem', next });
   return {
     statusCode,
     headers: { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS },

@@ -149,9 +149,11 @@ export async function checkInvariants(o: InvariantInput): Promise<InvariantSumma
         continue;
       }
       let text: string;
+      let storedLive = false;
       try {
         text = decoder.decode(bytes);
         const json = JSON.parse(text) as { uri?: unknown; userID?: unknown };
+        storedLive = isLiveDoc(json);
         if (json.uri !== `/fitnessActivities/${id}` || String(json.userID) !== userId)
           bad.push(`INV-LOSS ${userId}/${id}: stored document is for ${String(json.uri)}`);
       } catch (e) {
@@ -162,7 +164,8 @@ export async function checkInvariants(o: InvariantInput): Promise<InvariantSumma
       const live = isLiveDoc(o.sim.document(userId, 'fitnessActivities', id));
       if (live) summary.live++;
       if (item?.status === 'SYNCED') summary.synced++;
-      else if (!(live && item?.status === 'PENDING'))
+      // A recording that ended after its last fetch stays PENDING until its re-fetch is due.
+      else if (!((live || storedLive) && item?.status === 'PENDING'))
         bad.push(`INV-LOSS ${userId}/${id}: ledger status ${item?.status ?? 'missing'}`);
 
       // INV-DUP (versions): never the same revision twice, never more versions than revisions.

@@ -59,6 +59,8 @@ export interface World {
   edits: Map<string, number>;
   /** Virtual time of the first scheduler run. */
   t0: number;
+  /** Activities being recorded when the world started: fetched again once they end. */
+  liveAtStart: Set<string>;
   /** Start the scheduler (first run now, then every period) and the ESM pollers. */
   start(): void;
   runFor(ms: number): Promise<void>;
@@ -87,7 +89,13 @@ export async function makeWorld(o: WorldOptions = {}): Promise<World> {
   const runs: RunSummary[] = [];
   const crashes: string[] = [];
   const outcomes: Record<FetchOutcome | 'error', number> = emptyOutcomes();
-  const schedDeps = o.schedulerDeps ? o.schedulerDeps(h.deps) : h.deps;
+  // The scheduler's bounded wait for a slot (slotWaitMs) passes in virtual time, the fetcher
+  // running meanwhile, as a real Lambda's wait does.
+  const schedBase: FetcherDeps = {
+    ...h.deps,
+    clock: { now: () => h.clock.now(), sleep: (ms) => rt.sleep(ms, 'scheduler-wait') },
+  };
+  const schedDeps = o.schedulerDeps ? o.schedulerDeps(schedBase) : schedBase;
   const fetchDeps = o.fetcherDeps ? o.fetcherDeps(h.deps) : h.deps;
   const esm = new EsmModel(
     rt,
@@ -126,6 +134,17 @@ export async function makeWorld(o: WorldOptions = {}): Promise<World> {
     return true;
   };
 
+  const liveAtStart = new Set(
+    h.sim.users.flatMap((u) =>
+      h.sim
+        .activityIds(u.userId)
+        .filter(
+          (id) =>
+            (h.sim.document(u.userId, 'fitnessActivities', id) as { is_live?: unknown })
+              ?.is_live === true,
+        ),
+    ),
+  );
   const world: World = {
     h,
     rt,
@@ -138,6 +157,7 @@ export async function makeWorld(o: WorldOptions = {}): Promise<World> {
     outcomes,
     edits: new Map(),
     t0: h.clock.now(),
+    liveAtStart,
     start() {
       world.t0 = h.clock.now();
       const t0 = world.t0;
@@ -179,7 +199,8 @@ export async function makeWorld(o: WorldOptions = {}): Promise<World> {
         userIds,
         limit: 100,
         accounts: h.accounts,
-        revisions: (_u, id) => 1 + (world.edits.get(id) ?? 0),
+        // A recording that ends upstream is one more revision of its document.
+        revisions: (_u, id) => 1 + (world.edits.get(id) ?? 0) + (liveAtStart.has(id) ? 1 : 0),
         ...extra,
       });
     },

@@ -361,11 +361,11 @@ export class HealthGraphClient {
           // Capped exponential backoff with full jitter (AWS Architecture Blog).
           const ceiling = Math.min(r.capMs, r.baseMs * 2 ** (attempt - 1));
           const wait = Math.floor(random() * ceiling);
-          this.#log.warn('transient API error, retrying', {
-            path: redactPath(path),
-            attempt,
-            waitMs: wait,
-          });
+          // Said as it happens, with the address tried: a wrong address is not silent.
+          this.#log.warn(
+            `${e.message}; retrying in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${r.attempts})`,
+            { path: redactPath(path) },
+          );
           await this.#d.clock.sleep(wait, this.#d.signal);
           continue;
         }

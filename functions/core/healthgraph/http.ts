@@ -2,9 +2,19 @@
  * One HTTP exchange with a per-call timeout, a response size cap enforced while
  * streaming, and charset-aware decoding. Network failures become TransientError.
  */
-import { InvalidPayloadError, TransientError } from '../errors.ts';
+import { InvalidPayloadError, TransientError, UnreachableError } from '../errors.ts';
 
 export type FetchFn = typeof fetch;
+
+/** Connection errors that mean nobody answers at that address at all. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
 
 export interface HttpResponse {
   status: number;
@@ -56,13 +66,26 @@ export async function httpRequest(url: string, o: HttpOptions): Promise<HttpResp
     });
   } catch (e) {
     if (o.signal?.aborted) throw o.signal.reason;
-    throw new TransientError(
-      timeout.aborted ? `request timed out after ${o.timeoutMs} ms` : 'network error',
-      undefined,
-      {
+    // The address tried (origin only: paths carry ids, never shown) and the system's reason.
+    const origin = URL.canParse(url) ? new URL(url).origin : 'the API';
+    if (timeout.aborted) {
+      throw new TransientError(`${origin} did not answer within ${o.timeoutMs} ms`, undefined, {
         cause: e,
-      },
-    );
+      });
+    }
+    const cause = (e as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+    const reason =
+      typeof cause?.code === 'string'
+        ? cause.code
+        : typeof cause?.message === 'string'
+          ? cause.message.slice(0, 80)
+          : 'no answer';
+    if (UNREACHABLE.has(reason)) {
+      throw new UnreachableError(`cannot reach ${origin} (${reason})`, undefined, { cause: e });
+    }
+    throw new TransientError(`network error talking to ${origin} (${reason})`, undefined, {
+      cause: e,
+    });
   }
   const contentType = res.headers.get('content-type') ?? '';
   const declared = Number(res.headers.get('content-length') ?? '0');

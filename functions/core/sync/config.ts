@@ -13,8 +13,17 @@ export interface SyncConfig {
   changeLogOverlapMs: number;
   /** At most this many messages per run (SQS DelaySeconds ≤ 900 s). */
   maxEnqueuePerRun: number;
-  /** Minimum spacing between planned calls (window ÷ limit: 9 s by default). */
+  /**
+   * Minimum spacing between planned calls. 0 by default: slots free now are spent at once,
+   * later ones exactly when the sliding window frees them (the fastest the limit allows).
+   */
   spacingMs: number;
+  /**
+   * A run that finds no call free now waits for the next free slot when it is at most this
+   * far away (the AWS scheduler's runs come every 900 s, the window frees 901 s after a burst),
+   * so listing never skips a window. 0 = never wait (the local driver waits on its own).
+   */
+  slotWaitMs: number;
   /** Refresh the /user resource map and the singleton documents after this long. */
   refreshDocsMs: number;
   /** A live (still recording) activity is retried after this long. */
@@ -56,7 +65,8 @@ export function defaultSyncConfig(
     leaseMs: 2 * periodMs,
     changeLogOverlapMs: 120_000,
     maxEnqueuePerRun: 100,
-    spacingMs: Math.ceil(budget.windowMs / budget.limit),
+    spacingMs: 0,
+    slotWaitMs: 60_000,
     refreshDocsMs: 7 * 86_400_000,
     liveRetryMs: 30 * 60_000,
     maxListingPasses: 3,

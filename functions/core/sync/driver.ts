@@ -34,6 +34,8 @@ export interface DriveOptions {
   maxReceives?: number;
   /** Scheduler runs that end in a transient error before giving up. */
   maxErrorRuns?: number;
+  /** The same when the API does not answer at all (default 2: say so within seconds). */
+  maxUnreachableRuns?: number;
   random?: () => number;
 }
 
@@ -50,7 +52,7 @@ export async function driveLocalSync(
   opts: DriveOptions = {},
 ): Promise<DriveResult> {
   // The next run starts when the queue drains, so no reserve is needed (and no lease).
-  const local: SyncConfig = { ...cfg, leaseMs: 0, reserveForNextRun: false };
+  const local: SyncConfig = { ...cfg, leaseMs: 0, reserveForNextRun: false, slotWaitMs: 0 };
   const maxReceives = opts.maxReceives ?? 5;
   const random = opts.random ?? Math.random;
   const p: Progress = {
@@ -152,8 +154,10 @@ export async function driveLocalSync(
     }
     if (transient) {
       errorRuns++;
-      if (errorRuns >= (opts.maxErrorRuns ?? 5))
-        return { ...p, stopped: 'error', error: p.lastRun?.error };
+      const limit = p.lastRun?.unreachable
+        ? (opts.maxUnreachableRuns ?? 2)
+        : (opts.maxErrorRuns ?? 5);
+      if (errorRuns >= limit) return { ...p, stopped: 'error', error: p.lastRun?.error };
       try {
         await deps.clock.sleep(
           Math.ceil(random() * Math.min(60_000, 2_000 * 2 ** errorRuns)),

@@ -17,6 +17,7 @@ import {
   RevokedError,
   TransientError,
   UnauthorizedError,
+  UnreachableError,
 } from '../errors.ts';
 import { sha256Hex } from '../hash.ts';
 import type { HealthGraphClient } from '../healthgraph/client.ts';
@@ -44,6 +45,8 @@ export interface RunSummary {
   enqueued: number;
   backfillDone: boolean;
   error?: string;
+  /** The API did not answer at all (refused, unknown host): retrying soon rarely helps. */
+  unreachable?: boolean;
 }
 
 /** The change log serves at most 7 days per query (documented for the root resource). */
@@ -86,9 +89,10 @@ export async function runScheduler(
   if (account?.status !== 'ACTIVE') return { ...s, outcome: 'skipped' };
   const token = await deps.tokens.get(userId);
   if (!token) return { ...s, outcome: 'skipped', error: 'no token stored' };
+  const bkey = budgetKey(userId);
+  await waitForSlot(deps, cfg, bkey);
   const client = deps.api(token, userId);
   const runStart = deps.clock.now();
-  const bkey = budgetKey(userId);
 
   const save = async (patch: Partial<Account>): Promise<void> => {
     const next = { ...account!, ...patch };
@@ -142,9 +146,16 @@ export async function runScheduler(
       }
       if (started) await save({ cursors, watermark: account.watermark ?? runStart });
 
-      // 2. Change detection since the watermark.
+      // 2. Change detection since the watermark. Not while a backfill lists: the watermark
+      // stays at the backfill's start, so the first query after it covers the whole backfill
+      // and no window spends a call the backfill does not need.
       const changeLog = account.resources.change_log;
-      if (account.watermark !== undefined && !started && !cfg.skipChangeDetection) {
+      if (
+        account.watermark !== undefined &&
+        !started &&
+        !cfg.skipChangeDetection &&
+        !backfillPending(cfg, account)
+      ) {
         const since = account.watermark - cfg.changeLogOverlapMs;
         if (changeLog) {
           // The change log answers at most 7 days per query: walk forward in windows after a long gap.
@@ -287,6 +298,7 @@ export async function runScheduler(
       s.outcome = 'budget';
     } else if (e instanceof TransientError) {
       s.outcome = 'error';
+      if (e instanceof UnreachableError) s.unreachable = true;
       deps.log.warn('scheduler run stopped on a transient error; the next run continues', {
         error: s.error,
       });
@@ -359,6 +371,17 @@ async function reconcile(
   return { ...cursor, passes };
 }
 
+/**
+ * When the window is full now but frees within `slotWaitMs`, wait for it (bounded, once per
+ * run): a burst made at the previous run frees 1 s (the budget's guard) after this run starts.
+ */
+async function waitForSlot(deps: SchedulerDeps, cfg: SyncConfig, bkey: string): Promise<void> {
+  if (cfg.slotWaitMs <= 0) return;
+  const v = await deps.budget.inspect(bkey, deps.clock.now());
+  const wait = v.nextSlotAt - deps.clock.now();
+  if (v.available === 0 && wait > 0 && wait <= cfg.slotWaitMs) await deps.clock.sleep(wait);
+}
+
 function backfillPending(cfg: SyncConfig, account: Account): boolean {
   return cfg.feeds.some((f) => account.resources[FIELD_OF[f]] && !account.cursors[f]?.done);
 }
@@ -387,9 +410,11 @@ async function plannedSlots(
     await deps.budget.forecast(bkey, start, cfg.maxEnqueuePerRun * per, cfg.spacingMs)
   ).filter((t) => t < horizon);
   const slots = all.filter((_, i) => i % per === 0 && i + per - 1 < all.length);
-  if (!cfg.reserveForNextRun) return slots;
+  // While a backfill lists, the next run waits for its slot (slotWaitMs) instead of keeping
+  // one free: every slot of every window goes to the backfill.
+  if (!cfg.reserveForNextRun || (listing && cfg.slotWaitMs > 0)) return slots;
   const atNextRun = await deps.budget.inspect(bkey, nextRun);
-  const reserve = 1 + (listing ? 1 : 0);
+  const reserve = 1;
   const room = Math.floor(Math.max(0, atNextRun.capacity - reserve - atNextRun.used) / per);
   return slots.slice(0, Math.max(0, Math.min(slots.length, room)));
 }

@@ -32,47 +32,74 @@ import {
 import { wrap } from '../middleware.ts';
 import { coreLog, type Platform, safeError } from '../platform.ts';
 
-/** Every page the callback can show, by the only words `?result=` accepts. */
+/** Every page the callback can show, by the only words `?result=` accepts; `next` is the step. */
+const AGAIN =
+  'Open your newest authorize link again; `npx rk-sync invite` mints a new one-time link.';
 export const RESULT_PAGES = {
   linked: {
     status: 200,
     title: 'Runkeeper account linked',
     message:
       'Your backup has started. New and changed activities are saved automatically; you can close this page.',
+    next: [
+      'The first sync runs now and then every 15 minutes; a long history takes a few hours (the API allows 100 calls per 15 minutes).',
+      'Files appear in your S3 bucket under `raw/{userId}/fitnessActivities/`, with GPX, TCX and GeoJSON beside them.',
+    ],
   },
-  denied: { status: 400, title: 'Linking did not complete', message: 'Access was not granted.' },
+  denied: {
+    status: 400,
+    title: 'Linking did not complete',
+    message: 'Access was not granted on Runkeeper.',
+    next: [
+      'Open your newest authorize link again and choose Allow; `npx rk-sync invite` mints a new one-time link.',
+    ],
+  },
   expired: {
     status: 400,
     title: 'Linking did not complete',
     message: 'The sign-in took too long. Start again.',
+    next: [AGAIN],
   },
   invalid: {
     status: 400,
     title: 'Linking did not complete',
-    message: 'The sign-in response was not expected. Start again.',
+    message: 'The sign-in response was not expected: the link was old or already used.',
+    next: [AGAIN],
   },
   other_browser: {
     status: 403,
     title: 'Linking did not complete',
     message: 'The sign-in was started in another browser.',
+    next: ['Open the authorize link in this browser and finish there.'],
   },
   rejected: {
     status: 400,
     title: 'Linking did not complete',
     message: 'Runkeeper refused the sign-in. Start again.',
+    next: [AGAIN],
   },
   unavailable: {
     status: 502,
     title: 'Linking did not complete',
     message: 'Runkeeper could not be reached. Start again in a moment.',
+    next: [AGAIN],
   },
   not_owner: {
     status: 403,
     title: 'Linking did not complete',
     message: 'Another account is already linked.',
+    next: ['Ask the owner of this deployment for a one-time link (`npx rk-sync invite`).'],
   },
-  error: { status: 500, title: 'Something went wrong', message: 'Please start again later.' },
-} as const satisfies Record<string, { status: number; title: string; message: string }>;
+  error: {
+    status: 500,
+    title: 'Something went wrong',
+    message: 'Please start again later.',
+    next: [AGAIN],
+  },
+} as const satisfies Record<
+  string,
+  { status: number; title: string; message: string; next: readonly string[] }
+>;
 export type CallbackResult = keyof typeof RESULT_PAGES;
 
 const RESULT_OF: Record<LinkErrorCode, CallbackResult> = {
@@ -95,7 +122,7 @@ function resultPage(raw: string): HttpResult {
   const words = q.result ?? [];
   const word = Object.keys(q).length === 1 && words.length === 1 ? words[0]! : '';
   const page = RESULT_PAGES[isResult(word) ? word : 'invalid'];
-  return htmlPage(page.status, page.title, page.message);
+  return htmlPage(page.status, page.title, page.message, undefined, page.next);
 }
 
 /** 303 to the result page on this function's own path: the browser drops code and state. */
