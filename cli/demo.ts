@@ -15,6 +15,7 @@ import { CliError, EXIT } from './errors.ts';
 import type { LocalStores } from './local.ts';
 import type { ProgressMode, Reporter } from './progress.ts';
 import { formatDuration } from './progress.ts';
+import { ensureLocalReport } from './report.ts';
 import { runSync, type SyncSummary } from './sync.ts';
 
 export const DEMO_LIMIT = { calls: 100, windowMs: 900_000 };
@@ -153,6 +154,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       ...(o.reporterRef ? { reporterRef: o.reporterRef } : {}),
     });
     stores.db.setMeta('demo_clock', String(clock.now()));
+    await ensureLocalReport(stores, userId, o.log);
 
     const apiCalls = sim.callLog.filter((c) => !c.path.startsWith('/apps/')).length;
     const activities = sim.activityIds(userId).length;
@@ -200,5 +202,6 @@ export function describeDemo(d: DemoSummary): string {
     `  time:         ${d.elapsedSeconds} s real = ${formatDuration(d.virtualSeconds * 1000)} simulated (clock ×${d.timeScale})`,
     `  ideal:        ${formatDuration(d.idealVirtualSeconds * 1000)} at exactly the limit (${d.apiCalls} calls ÷ ${DEMO_LIMIT.calls} × 15 min): ${pct(d.utilization)} of the allowed rate`,
     `  next:         rk-sync status --data-dir ${d.dataDir}`,
+    `  report:       ${join(d.dataDir, 'report', d.userId, 'index.html')}`,
   ].join('\n');
 }

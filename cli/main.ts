@@ -1,6 +1,6 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo, export, import, invite. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import, invite, report. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { CliError, EXIT, EXIT_CODES_HELP, Interrupted } from './errors.ts';
 import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
 import { chooseMode, type Reporter } from './progress.ts';
+import { refreshLocalReport, registerReportCommand } from './report.ts';
 import {
   type ConfigFile,
   configRate,
@@ -456,6 +457,7 @@ program
       const report = await importExportZip(stores.store, userId, zipFromFile(path), {
         log: logFor(g),
       });
+      if (report.activities > 0) await refreshLocalReport(stores.store, userId, logFor(g));
       if (g.json) out(JSON.stringify({ dataDir, userId, ...report }));
       else {
         out(
@@ -511,6 +513,8 @@ program
       }
     },
   );
+
+registerReportCommand(program, { settingsOf, logFor, out, openBrowser });
 
 function parseFeedsCfg(v: string | string[]): FeedName[] {
   try {

@@ -26,6 +26,7 @@ import {
   type ProgressSnapshot,
   type Reporter,
 } from './progress.ts';
+import { refreshLocalReport } from './report.ts';
 
 export interface SyncRunOptions {
   stores: LocalStores;
@@ -322,7 +323,7 @@ export function describeSummary(s: SyncSummary): string {
   return lines.join('\n');
 }
 
-/** Rebuild the CSV/NDJSON index and the manifest of each user (deleted activities flagged). */
+/** Rebuild the CSV/NDJSON index, the manifest and the HTML report of each user (deleted activities flagged). */
 export async function refreshIndex(
   stores: LocalStores,
   userIds: string[],
@@ -337,6 +338,8 @@ export async function refreshIndex(
       log.warn('index not rebuilt; run "rk-sync export" to retry', {
         error: e instanceof Error ? e.message : String(e),
       });
+      continue;
     }
+    await refreshLocalReport(stores.store, userId, log);
   }
 }

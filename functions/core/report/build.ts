@@ -1,0 +1,184 @@
+/**
+ * `report/{userId}/index.html` from the archive, through the ObjectStore port (the same code
+ * for the CLI and the scheduler Lambda): the index rows say what exists (merged API + ZIP,
+ * deleted ones left out), each raw document gives the route, series and notes.
+ */
+import { describeError } from '../errors.ts';
+import { type Activity, normalizeActivity } from '../export/activity.ts';
+import { buildIndex, mapLimit, READ_CONCURRENCY } from '../export/derive.ts';
+import type { IndexRow } from '../export/index-row.ts';
+import { assertUserId } from '../keys.ts';
+import type { Log, ObjectStore } from '../ports.ts';
+import { assignRegions, highlightsOf, totalsOf } from './aggregate.ts';
+import { packBlock, type ReportPage, reportHtml } from './html.ts';
+import { PAGE } from './page.generated.ts';
+import { activityDetail, routeOf, SKETCH_POINTS, startPosition } from './track.ts';
+import type { ReportActivity, ReportData, RouteSketches } from './types.ts';
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+export function reportKey(userId: string): string {
+  return `report/${assertUserId(userId)}/index.html`;
+}
+
+export interface ReportOptions {
+  /** ISO time stamped into the page. */
+  now: string;
+  /** Tile URL template ({z}/{x}/{y}) for an optional background map; off by default. */
+  tiles?: string | undefined;
+  log?: Log;
+  /** The page bundle (tests may pass another). */
+  page?: ReportPage;
+}
+
+export interface ReportResult {
+  key: string;
+  activities: number;
+  withDetail: number;
+  bytes: number;
+  /** Raw documents that could not be read (the row is still listed). */
+  unreadable: number;
+}
+
+/** Route name and notes: the index row's when it has them, else the raw document's. */
+function textFields(row: IndexRow, raw: Record<string, unknown> | undefined, act?: Activity) {
+  const r = row as IndexRow & { name?: unknown; notes?: unknown };
+  const exp = raw?.rk_export as Record<string, unknown> | undefined;
+  const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
+  return {
+    name: str(r.name) ?? str(raw?.name) ?? str(exp?.route_name),
+    notes: str(r.notes) ?? str(act?.notes),
+  };
+}
+
+const rel = (key: string) => `../../${key}`;
+
+async function readRows(store: ObjectStore, userId: string): Promise<IndexRow[]> {
+  const key = `index/${userId}/activities.ndjson`;
+  let bytes = await store.get(key);
+  if (!bytes) {
+    await buildIndex(store, userId);
+    bytes = await store.get(key);
+  }
+  const rows: IndexRow[] = [];
+  for (const line of dec.decode(bytes ?? new Uint8Array()).split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      rows.push(JSON.parse(line) as IndexRow);
+    } catch {
+      // a damaged line: `rk-sync export` rebuilds the index
+    }
+  }
+  return rows.filter((r) => !r.deleted);
+}
+
+async function fitKeys(store: ObjectStore, userId: string): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for await (const k of store.list(`fit/${userId}/fitnessActivities/`)) keys.add(k);
+  return keys;
+}
+
+/** Builds the report's HTML (not stored). */
+export async function renderReport(
+  store: ObjectStore,
+  userId: string,
+  opts: ReportOptions,
+): Promise<{ html: string; result: Omit<ReportResult, 'bytes'> }> {
+  assertUserId(userId);
+  const rows = await readRows(store, userId);
+  const fits = await fitKeys(store, userId);
+  let unreadable = 0;
+  const built = await mapLimit(rows, READ_CONCURRENCY, async (row) => {
+    let raw: Record<string, unknown> | undefined;
+    let act: Activity | undefined;
+    try {
+      const bytes = await store.get(row.keys.raw);
+      if (bytes) {
+        raw = JSON.parse(dec.decode(bytes)) as Record<string, unknown>;
+        act = normalizeActivity(raw);
+      }
+    } catch (e) {
+      opts.log?.warn('report: raw document not readable', {
+        key: row.keys.raw,
+        error: describeError(e),
+      });
+    }
+    if (!act) unreadable++;
+    const detail = act && activityDetail(act);
+    const fitKey = `fit/${userId}/fitnessActivities/${row.id}.fit`;
+    const a: ReportActivity = {
+      id: row.id,
+      source: row.source,
+      local: row.localStart,
+      type: row.type,
+      distance: row.distanceMeters,
+      moving: row.durationSeconds,
+      elapsed: row.elapsedSeconds,
+      files: {
+        raw: rel(row.keys.raw),
+        ...(row.keys.gpx ? { gpx: rel(row.keys.gpx) } : {}),
+        ...(row.keys.tcx ? { tcx: rel(row.keys.tcx) } : {}),
+        ...(row.keys.geojson ? { geojson: rel(row.keys.geojson) } : {}),
+        ...(fits.has(fitKey) ? { fit: rel(fitKey) } : {}),
+      },
+      detail: detail !== undefined,
+    };
+    if (row.timeZone) a.zone = row.timeZone;
+    if (row.utcStart) a.utc = row.utcStart;
+    if (row.climbMeters !== undefined && row.climbMeters !== null) a.climb = row.climbMeters;
+    if (row.averageHeartRate !== undefined && row.averageHeartRate !== null)
+      a.heartRate = row.averageHeartRate;
+    if (row.calories !== undefined && row.calories !== null) a.calories = row.calories;
+    const { name, notes } = textFields(row, raw, act);
+    if (name !== undefined) a.name = name;
+    if (notes !== undefined) a.notes = notes;
+    const sketch = act ? routeOf(act.segments, 25, SKETCH_POINTS) : [];
+    return {
+      a,
+      block: detail && packBlock(detail),
+      sketch,
+      start: act && startPosition(act),
+    };
+  });
+  const activities = built.map((b) => b.a);
+  const starts = new Map<string, { lat: number; lon: number }>();
+  const sketches: RouteSketches = {};
+  for (const b of built) {
+    if (b.start) starts.set(b.a.id, b.start);
+    if (b.sketch.length > 0) sketches[b.a.id] = b.sketch;
+  }
+  const regions = assignRegions(activities, starts);
+  const data: ReportData = {
+    userId,
+    generatedAt: opts.now,
+    ...(opts.tiles ? { tiles: opts.tiles } : {}),
+    activities,
+    ...totalsOf(activities),
+    highlights: highlightsOf(activities),
+    regions,
+  };
+  const blocks = built.flatMap((b) => (b.block ? [[b.a.id, b.block] as [string, string]] : []));
+  const html = reportHtml(opts.page ?? PAGE, data, blocks, packBlock(sketches));
+  return {
+    html,
+    result: {
+      key: reportKey(userId),
+      activities: activities.length,
+      withDetail: blocks.length,
+      unreadable,
+    },
+  };
+}
+
+/** Builds and stores `report/{userId}/index.html`. */
+export async function buildReport(
+  store: ObjectStore,
+  userId: string,
+  opts: ReportOptions,
+): Promise<ReportResult> {
+  const { html, result } = await renderReport(store, userId, opts);
+  const bytes = enc.encode(html);
+  await store.put(result.key, bytes, 'text/html; charset=utf-8');
+  return { ...result, bytes: bytes.byteLength };
+}
