@@ -16,12 +16,20 @@ import {
   reportHtml,
   tileOrigin,
 } from '../../functions/core/report/html.ts';
+import { trackOf } from '../../functions/core/report/streams.ts';
 import { activityDetail, MILE, ROUTE_POINTS, routeOf } from '../../functions/core/report/track.ts';
 import type {
   ActivityDetail,
   ReportActivity,
   ReportData,
 } from '../../functions/core/report/types.ts';
+import {
+  contractActivity,
+  longActivity,
+  manualActivity,
+  pausedActivity,
+  recordedShapeActivity,
+} from '../fixtures/activities.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -123,6 +131,27 @@ describe('activity detail', () => {
     const last = path.at(-1)!;
     expect(sum(0)).toBe(Math.round(last.latitude * 1e5));
     expect(sum(1)).toBe(Math.round(last.longitude * 1e5));
+  });
+});
+
+describe('report streams', () => {
+  it('trackOf reads the same segments, heart rate and distance as normalizeActivity', () => {
+    const raws = [
+      contractActivity(),
+      pausedActivity(),
+      recordedShapeActivity(),
+      manualActivity(),
+      longActivity(2000),
+      pausedRun({ hr: true, alt: true }),
+    ];
+    for (const raw of raws) {
+      const n = normalizeActivity(raw);
+      expect(trackOf(raw)).toEqual({
+        segments: n.segments,
+        heartRate: n.heartRate,
+        distance: n.distance,
+      });
+    }
   });
 });
 

@@ -4,7 +4,6 @@
  * deleted ones left out), each raw document gives the route, series and notes.
  */
 import { describeError } from '../errors.ts';
-import { type Activity, normalizeActivity } from '../export/activity.ts';
 import { buildIndex, mapLimit, READ_CONCURRENCY } from '../export/derive.ts';
 import type { IndexRow } from '../export/index-row.ts';
 import { assertUserId } from '../keys.ts';
@@ -12,6 +11,7 @@ import type { Log, ObjectStore } from '../ports.ts';
 import { assignRegions, highlightsOf, totalsOf } from './aggregate.ts';
 import { packBlock, type ReportPage, reportHtml } from './html.ts';
 import { PAGE } from './page.generated.ts';
+import { type Track, trackOf } from './streams.ts';
 import { activityDetail, routeOf, SKETCH_POINTS, startPosition } from './track.ts';
 import type { ReportActivity, ReportData, RouteSketches } from './types.ts';
 
@@ -42,13 +42,13 @@ export interface ReportResult {
 }
 
 /** Route name and notes: the index row's when it has them, else the raw document's. */
-function textFields(row: IndexRow, raw: Record<string, unknown> | undefined, act?: Activity) {
+function textFields(row: IndexRow, raw: Record<string, unknown> | undefined) {
   const r = row as IndexRow & { name?: unknown; notes?: unknown };
   const exp = raw?.rk_export as Record<string, unknown> | undefined;
   const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
   return {
     name: str(r.name) ?? str(raw?.name) ?? str(exp?.route_name),
-    notes: str(r.notes) ?? str(act?.notes),
+    notes: str(r.notes) ?? str(raw?.notes),
   };
 }
 
@@ -91,12 +91,12 @@ export async function renderReport(
   let unreadable = 0;
   const built = await mapLimit(rows, READ_CONCURRENCY, async (row) => {
     let raw: Record<string, unknown> | undefined;
-    let act: Activity | undefined;
+    let act: Track | undefined;
     try {
       const bytes = await store.get(row.keys.raw);
       if (bytes) {
         raw = JSON.parse(dec.decode(bytes)) as Record<string, unknown>;
-        act = normalizeActivity(raw);
+        act = trackOf(raw);
       }
     } catch (e) {
       opts.log?.warn('report: raw document not readable', {
@@ -130,7 +130,7 @@ export async function renderReport(
     if (row.averageHeartRate !== undefined && row.averageHeartRate !== null)
       a.heartRate = row.averageHeartRate;
     if (row.calories !== undefined && row.calories !== null) a.calories = row.calories;
-    const { name, notes } = textFields(row, raw, act);
+    const { name, notes } = textFields(row, raw);
     if (name !== undefined) a.name = name;
     if (notes !== undefined) a.notes = notes;
     const sketch = act ? routeOf(act.segments, 25, SKETCH_POINTS) : [];

@@ -1,10 +1,11 @@
 /**
  * One activity's detail for the report: its route simplified for display (simplify-js,
  * Ramer–Douglas–Peucker), chart series sampled over the moving parts with pauses as gaps,
- * and splits per km and per mile in moving time. Pure: Activity in, small arrays out.
+ * and splits per km and per mile in moving time. Pure: a Track (streams.ts) in, small arrays out.
  */
 import simplify from 'simplify-js';
-import type { Activity, PathPoint, Sample, Segment } from '../export/activity.ts';
+import type { PathPoint, Sample, Segment } from '../export/activity.ts';
+import type { Track } from './streams.ts';
 import type { ActivityDetail } from './types.ts';
 
 /** Chart samples per activity (the page draws a few hundred pixels wide). */
@@ -114,7 +115,7 @@ function nearest(samples: readonly Sample[], t: number, maxGap: number): number 
 }
 
 /** Cumulative distance over time: the API's distance samples, else the GPS path. */
-export function distanceCurve(act: Activity): { t: number[]; d: number[] } {
+export function distanceCurve(act: Track): { t: number[]; d: number[] } {
   const ds = act.distance;
   if (ds.length >= 2) {
     const t: number[] = [];
@@ -143,7 +144,7 @@ export function distanceCurve(act: Activity): { t: number[]; d: number[] } {
 }
 
 /** Moving parts as [from, to] elapsed seconds; without a path, the whole activity is one part. */
-function movingParts(act: Activity, curve: { t: number[] }): [number, number][] {
+function movingParts(act: Track, curve: { t: number[] }): [number, number][] {
   if (act.segments.length > 0) return act.segments.map((s) => [s.start, s.end]);
   const end = Math.max(curve.t.at(-1) ?? 0, act.heartRate.at(-1)?.t ?? 0);
   return end > 0 ? [[0, end]] : [];
@@ -193,7 +194,7 @@ function sampleTimes(parts: [number, number][], n: number): number[][] {
 }
 
 /** The detail block of one activity (undefined when it has neither a route nor any series). */
-export function activityDetail(act: Activity): ActivityDetail | undefined {
+export function activityDetail(act: Track): ActivityDetail | undefined {
   const route = routeOf(act.segments, 3, ROUTE_POINTS);
   const curve = distanceCurve(act);
   const parts = movingParts(act, curve);
@@ -273,7 +274,7 @@ export function activityDetail(act: Activity): ActivityDetail | undefined {
 }
 
 /** First GPS position of the activity (for its region), if any. */
-export function startPosition(act: Activity): { lat: number; lon: number } | undefined {
+export function startPosition(act: Track): { lat: number; lon: number } | undefined {
   const p = act.segments[0]?.points[0];
   return p ? { lat: p.lat, lon: p.lon } : undefined;
 }
