@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Command } from 'commander';
+import { ReportWorkers } from '../functions/adapters/local/report-workers.ts';
 import { describeError } from '../functions/core/errors.ts';
 import type { Log, ObjectStore } from '../functions/core/ports.ts';
 import { buildReport, type ReportResult, reportKey } from '../functions/core/report/build.ts';
@@ -25,11 +26,19 @@ export async function refreshLocalReport(
   log: Log,
   tiles?: string,
 ): Promise<ReportResult | undefined> {
+  const workers = new ReportWorkers();
   try {
-    return await buildReport(store, userId, { now: new Date().toISOString(), tiles, log });
+    return await buildReport(store, userId, {
+      now: new Date().toISOString(),
+      tiles,
+      log,
+      prepare: workers.prepare,
+    });
   } catch (e) {
     log.warn('report not rebuilt; run "rk-sync report" to retry', { error: describeError(e) });
     return undefined;
+  } finally {
+    await workers.close();
   }
 }
 
@@ -151,13 +160,19 @@ export function registerReportCommand(program: Command, ctx: ReportCliContext): 
         if (users.length === 0) throw new CliError('no archive in this data directory', EXIT.usage);
         const log = ctx.logFor(g);
         const reports = [];
-        for (const userId of users) {
-          const r = await buildReport(stores.store, userId, {
-            now: new Date().toISOString(),
-            tiles: opts.tiles,
-            log,
-          });
-          reports.push({ userId, path: join(dataDir, r.key), ...r });
+        const workers = new ReportWorkers();
+        try {
+          for (const userId of users) {
+            const r = await buildReport(stores.store, userId, {
+              now: new Date().toISOString(),
+              tiles: opts.tiles,
+              log,
+              prepare: workers.prepare,
+            });
+            reports.push({ userId, path: join(dataDir, r.key), ...r });
+          }
+        } finally {
+          await workers.close();
         }
         if (g.json) ctx.out(JSON.stringify({ dataDir, reports }));
         else

@@ -11,7 +11,7 @@ import type { Log, ObjectStore } from '../ports.ts';
 import { assignRegions, highlightsOf, totalsOf } from './aggregate.ts';
 import { packBlock, type ReportPage, reportHtml } from './html.ts';
 import { PAGE } from './page.generated.ts';
-import { type Track, trackOf } from './streams.ts';
+import { trackOf } from './streams.ts';
 import { activityDetail, routeOf, SKETCH_POINTS, startPosition } from './track.ts';
 import type { ReportActivity, ReportData, RouteSketches } from './types.ts';
 
@@ -30,6 +30,8 @@ export interface ReportOptions {
   log?: Log;
   /** The page bundle (tests may pass another). */
   page?: ReportPage;
+  /** Where raw documents are prepared (default: in this thread; the CLI uses worker threads). */
+  prepare?: Prepare;
 }
 
 export interface ReportResult {
@@ -41,16 +43,39 @@ export interface ReportResult {
   unreadable: number;
 }
 
-/** Route name and notes: the index row's when it has them, else the raw document's. */
-function textFields(row: IndexRow, raw: Record<string, unknown> | undefined) {
-  const r = row as IndexRow & { name?: unknown; notes?: unknown };
-  const exp = raw?.rk_export as Record<string, unknown> | undefined;
-  const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
-  return {
-    name: str(r.name) ?? str(raw?.name) ?? str(exp?.route_name),
-    notes: str(r.notes) ?? str(raw?.notes),
-  };
+const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
+
+/** What the report needs from one raw document (small; may be computed in a worker thread). */
+export interface PreparedActivity {
+  /** The raw document's route name (ZIP imports: rk_export.route_name) and notes. */
+  name?: string;
+  notes?: string;
+  /** The packed detail block, when the activity has a route or samples. */
+  block?: string;
+  sketch: number[][];
+  start?: { lat: number; lon: number };
 }
+
+/** One raw document → its report parts. Throws on bytes that are not a JSON object. */
+export function prepareActivity(bytes: Uint8Array): PreparedActivity {
+  const raw = JSON.parse(dec.decode(bytes)) as Record<string, unknown>;
+  if (typeof raw !== 'object' || raw === null) throw new Error('raw document is not an object');
+  const track = trackOf(raw);
+  const detail = activityDetail(track);
+  const exp = raw.rk_export as Record<string, unknown> | undefined;
+  const out: PreparedActivity = { sketch: routeOf(track.segments, 25, SKETCH_POINTS) };
+  const name = str(raw.name) ?? str(exp?.route_name);
+  const notes = str(raw.notes);
+  const start = startPosition(track);
+  if (name !== undefined) out.name = name;
+  if (notes !== undefined) out.notes = notes;
+  if (detail) out.block = packBlock(detail);
+  if (start) out.start = start;
+  return out;
+}
+
+export type Prepare = (bytes: Uint8Array) => Promise<PreparedActivity>;
+const inProcess: Prepare = async (bytes) => prepareActivity(bytes);
 
 const rel = (key: string) => `../../${key}`;
 
@@ -89,23 +114,19 @@ export async function renderReport(
   const rows = await readRows(store, userId);
   const fits = await fitKeys(store, userId);
   let unreadable = 0;
+  const prepare = opts.prepare ?? inProcess;
   const built = await mapLimit(rows, READ_CONCURRENCY, async (row) => {
-    let raw: Record<string, unknown> | undefined;
-    let act: Track | undefined;
+    let prep: PreparedActivity | undefined;
     try {
       const bytes = await store.get(row.keys.raw);
-      if (bytes) {
-        raw = JSON.parse(dec.decode(bytes)) as Record<string, unknown>;
-        act = trackOf(raw);
-      }
+      if (bytes) prep = await prepare(bytes);
     } catch (e) {
       opts.log?.warn('report: raw document not readable', {
         key: row.keys.raw,
         error: describeError(e),
       });
     }
-    if (!act) unreadable++;
-    const detail = act && activityDetail(act);
+    if (!prep) unreadable++;
     const fitKey = `fit/${userId}/fitnessActivities/${row.id}.fit`;
     const a: ReportActivity = {
       id: row.id,
@@ -122,7 +143,7 @@ export async function renderReport(
         ...(row.keys.geojson ? { geojson: rel(row.keys.geojson) } : {}),
         ...(fits.has(fitKey) ? { fit: rel(fitKey) } : {}),
       },
-      detail: detail !== undefined,
+      detail: prep?.block !== undefined,
     };
     if (row.timeZone) a.zone = row.timeZone;
     if (row.utcStart) a.utc = row.utcStart;
@@ -130,16 +151,13 @@ export async function renderReport(
     if (row.averageHeartRate !== undefined && row.averageHeartRate !== null)
       a.heartRate = row.averageHeartRate;
     if (row.calories !== undefined && row.calories !== null) a.calories = row.calories;
-    const { name, notes } = textFields(row, raw);
+    // Route name and notes: the index row's when it has them, else the raw document's.
+    const r = row as IndexRow & { name?: unknown; notes?: unknown };
+    const name = str(r.name) ?? prep?.name;
+    const notes = str(r.notes) ?? prep?.notes;
     if (name !== undefined) a.name = name;
     if (notes !== undefined) a.notes = notes;
-    const sketch = act ? routeOf(act.segments, 25, SKETCH_POINTS) : [];
-    return {
-      a,
-      block: detail && packBlock(detail),
-      sketch,
-      start: act && startPosition(act),
-    };
+    return { a, block: prep?.block, sketch: prep?.sketch ?? [], start: prep?.start };
   });
   const activities = built.map((b) => b.a);
   const starts = new Map<string, { lat: number; lon: number }>();

@@ -82,6 +82,7 @@ function chart(
   xLabel: string,
   yLabel: string,
   width: number,
+  fromZero = false,
 ): HTMLElement {
   const box = h('figure', { class: 'chart', 'data-chart': title });
   box.append(h('figcaption', {}, `${title} (${yLabel}) over ${xLabel}`));
@@ -90,7 +91,10 @@ function chart(
     height: 180,
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: false } },
+    scales: {
+      x: { time: false },
+      ...(fromZero ? { y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.15] } } : {}),
+    },
     axes: [
       {
         values: (_u, vals) => vals.map((v) => (axis === 'time' ? fmtDuration(v) : fmtNumber(v, 1))),
@@ -149,7 +153,7 @@ function charts(d: ActivityDetail, el: HTMLElement): void {
   if (s.v.some((v) => v !== null)) {
     const y = s.v.map((v) => (v === null ? null : speedPerHour(v / 100)));
     el.append(
-      chart('Speed', xs, y, pauses, xLabel, units.current === 'km' ? 'km/h' : 'mph', width),
+      chart('Speed', xs, y, pauses, xLabel, units.current === 'km' ? 'km/h' : 'mph', width, true),
     );
   }
   if (s.hr?.some((v) => v !== null))
