@@ -19,6 +19,7 @@ import { ReportWorkers } from '../functions/adapters/local/report-workers.ts';
 import { CSV_HEADER, type IndexRow, toCsvLine } from '../functions/core/export/index-row.ts';
 import type { ObjectStore, PutResult } from '../functions/core/ports.ts';
 import { buildReport } from '../functions/core/report/build.ts';
+import { mulberry32 } from '../simulator/util.ts';
 import { launchBrowser, watchedPage } from '../test/helpers/browser.ts';
 
 const arg = (name: string, dflt: number) => {
@@ -56,17 +57,6 @@ const CITIES = [
 ] as const;
 const TYPES = ['Running', 'Cycling', 'Walking', 'Hiking'];
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const pad = (n: number) => String(n).padStart(2, '0');
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -79,7 +69,7 @@ const shapes = new Map<number, { streams: string; d: number; t: number }>();
 function shape(n: number): { streams: string; d: number; t: number } {
   const cached = shapes.get(n);
   if (cached) return cached;
-  const r = rng(n + 1);
+  const r = mulberry32(n + 1);
   const [lat0, lon0] = CITIES[n % 3]!;
   const type = TYPES[n % TYPES.length]!;
   const speed = type === 'Cycling' ? 7 : type === 'Running' ? 3 : 1.4;
@@ -134,7 +124,7 @@ function shape(n: number): { streams: string; d: number; t: number } {
 
 /** One raw activity (API shape) as JSON text, and its index row. */
 function activity(i: number): { json: string; row: IndexRow } {
-  const r = rng(i + 7);
+  const r = mulberry32(i + 7);
   const [, , zone, offset] = CITIES[i % 3]!;
   const type = TYPES[i % TYPES.length]!;
   const { streams, d, t } = shape(i % SHAPES);

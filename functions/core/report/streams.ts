@@ -5,7 +5,7 @@
  * through zod: for 5,000 activities of 3,000 points that is most of the build time.
  * test/unit/report-core.test.ts checks both agree.
  */
-import { type Activity, type Sample, splitSegments, toNumber } from '../export/activity.ts';
+import { type Activity, samples, splitSegments, toNumber } from '../export/activity.ts';
 
 export type Track = Pick<Activity, 'segments' | 'heartRate' | 'distance'>;
 
@@ -14,19 +14,6 @@ const rec = (v: unknown): Record<string, unknown> | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
     ? (v as Record<string, unknown>)
     : undefined;
-
-function samples(items: unknown[], field: string): Sample[] {
-  const out: Sample[] = [];
-  for (const item of items) {
-    const r = rec(item);
-    if (!r) continue;
-    const t = toNumber(r.timestamp);
-    const v = toNumber(r[field]);
-    if (t === undefined || v === undefined || t < 0) continue;
-    out.push({ t, v });
-  }
-  return out.sort((a, b) => a.t - b.t);
-}
 
 export function trackOf(raw: unknown): Track {
   const a = rec(raw) ?? {};

@@ -4,7 +4,7 @@
  * and splits per km and per mile in moving time. Pure: a Track (streams.ts) in, small arrays out.
  */
 import simplify from 'simplify-js';
-import type { PathPoint, Sample, Segment } from '../export/activity.ts';
+import { haversine, type PathPoint, type Segment, valueAt } from '../export/activity.ts';
 import type { Track } from './streams.ts';
 import type { ActivityDetail } from './types.ts';
 
@@ -17,17 +17,6 @@ const METRES_PER_DEGREE = 111_320;
 export const MILE = 1609.344;
 
 const E5 = 1e5;
-
-function haversine(a: PathPoint, b: PathPoint): number {
-  const r = 6_371_008.8;
-  const rad = Math.PI / 180;
-  const dLat = (b.lat - a.lat) * rad;
-  const dLon = (b.lon - a.lon) * rad;
-  const s =
-    Math.sin(dLat / 2) ** 2 +
-    Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * r * Math.asin(Math.min(1, Math.sqrt(s)));
-}
 
 interface XY {
   x: number;
@@ -98,22 +87,6 @@ export function interpolate(xs: readonly number[], ys: readonly number[], t: num
   return ys[lo]! + f * (ys[hi]! - ys[lo]!);
 }
 
-/** The value of the sample nearest to t, when one lies within `maxGap` seconds. */
-function nearest(samples: readonly Sample[], t: number, maxGap: number): number | undefined {
-  let lo = 0;
-  let hi = samples.length - 1;
-  if (hi < 0) return undefined;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (samples[mid]!.t <= t) lo = mid;
-    else hi = mid;
-  }
-  const a = samples[lo]!;
-  const b = samples[hi]!;
-  const best = Math.abs(a.t - t) <= Math.abs(b.t - t) ? a : b;
-  return Math.abs(best.t - t) <= maxGap ? best.v : undefined;
-}
-
 /** Cumulative distance over time: the API's distance samples, else the GPS path. */
 export function distanceCurve(act: Track): { t: number[]; d: number[] } {
   const ds = act.distance;
@@ -134,7 +107,7 @@ export function distanceCurve(act: Track): { t: number[]; d: number[] } {
   for (const seg of act.segments) {
     let prev: PathPoint | undefined;
     for (const p of seg.points) {
-      if (prev) acc += haversine(prev, p);
+      if (prev) acc += haversine(prev.lat, prev.lon, p.lat, p.lon);
       t.push(p.t);
       d.push(acc);
       prev = p;
@@ -242,7 +215,8 @@ export function activityDetail(act: Track): ActivityDetail | undefined {
       const d = hasDistance ? interpolate(curve.t, curve.d, t) : 0;
       const dt = prevT === undefined ? 0 : t - prevT;
       const v = hasDistance && prevD !== undefined && dt > 0 ? (d - prevD) / dt : null;
-      const hr = hasHr ? (nearest(act.heartRate, t, 15) ?? null) : null;
+      const hrAt = hasHr ? valueAt(act.heartRate, t, 15) : undefined;
+      const hr = hrAt === undefined ? null : Math.round(hrAt);
       push(Math.round(t), Math.round(d), v === null ? null : Math.round(v * 100), hr);
       prevT = t;
       prevD = d;
