@@ -88,12 +88,14 @@ export function reportHtml(
     '<body>',
     '<noscript>This report needs JavaScript (it runs only inside this file; nothing is sent anywhere).</noscript>',
     `<script type="application/json" id="rk-data">${jsonForScript(data)}</script>`,
+    // The page runs before the detail blocks are parsed: it paints while they stream in.
+    `<script>${page.js}</script>`,
     `<script type="application/octet-stream" id="rk-sketches">${sketches}</script>`,
   ];
   for (const [id, block] of details) {
     parts.push(`<script type="application/octet-stream" id="d${id}">${block}</script>`);
   }
-  parts.push(`<script>${page.js}</script>`, '</body>', '</html>', '');
+  parts.push('</body>', '</html>', '');
   return parts.join('\n');
 }
 

@@ -84,6 +84,13 @@ function show(name: ViewName) {
 function route() {
   const hash = decodeURIComponent(location.hash.slice(1));
   const m = /^activity\/([0-9]{1,20})$/.exec(hash);
+  if ((m || hash === 'map') && document.readyState === 'loading') {
+    // Routes and charts sit in the blocks after this script: wait until they are parsed.
+    views.activity.replaceChildren(h('p', { role: 'status' }, 'Loading…'));
+    show('activity');
+    document.addEventListener('DOMContentLoaded', route, { once: true });
+    return;
+  }
   if (m) {
     renderActivity(views.activity, data, m[1]!);
     show('activity');
@@ -98,3 +105,4 @@ function route() {
 window.addEventListener('hashchange', route);
 route();
 document.body.dataset.ready = 'true';
+performance.mark('rk-interactive');
