@@ -240,6 +240,18 @@ const next = md.includes('<!-- bench:start -->')
   : `${md}\n${section}\n`;
 writeFileSync(mdPath, next);
 console.log(JSON.stringify(results.scenarios));
+log(
+  'HTML report budgets: bench/report.ts (bench/report-results.json, BENCHMARKS.md "HTML report")',
+);
+spawnSync(
+  process.execPath,
+  [join(root, 'bench', 'report.ts'), ...(quick ? ['--activities', '300'] : [])],
+  {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    timeout: 1_800_000,
+  },
+);
 log(`done in ${results.seconds} s`);
 
 function round(n: number, d: number) {

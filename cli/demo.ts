@@ -16,6 +16,7 @@ import type { LocalStores } from './local.ts';
 import { runnable } from './next-step.ts';
 import type { ProgressMode, Reporter } from './progress.ts';
 import { formatDuration } from './progress.ts';
+import { ensureLocalReport } from './report.ts';
 import { isStillRecording, runSync, type SyncSummary } from './sync.ts';
 
 export const DEMO_LIMIT = { calls: 100, windowMs: 900_000 };
@@ -156,6 +157,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       ...(o.reporterRef ? { reporterRef: o.reporterRef } : {}),
     });
     stores.db.setMeta('demo_clock', String(clock.now()));
+    await ensureLocalReport(stores, userId, o.log);
 
     const apiCalls = sim.callLog.filter((c) => !c.path.startsWith('/apps/')).length;
     const activities = sim.activityIds(userId).length;
@@ -219,5 +221,6 @@ export function describeDemo(d: DemoSummary): string {
     `  time:         ${d.elapsedSeconds} s real = ${formatDuration(d.virtualSeconds * 1000)} simulated (clock ×${d.timeScale})`,
     `  pace:         ${pace}`,
     `  next:         ${runnable('status', d.dataDir)}`,
+    `  report:       ${join(d.dataDir, 'report', d.userId, 'index.html')}`,
   ].join('\n');
 }

@@ -3,13 +3,14 @@
  * records in the state database that a rebuild is owed (`derived_owed:{userId}`) before it
  * changes anything and clears it only after a rebuild that completed. A run killed during the
  * fetches or the rebuild, or stopped by a full disk, leaves the mark; the next run (even one
- * that fetches nothing) renders what is missing and rebuilds.
+ * that fetches nothing) renders what is missing and rebuilds (index, manifest, HTML report).
  */
 import type { LocalDb } from '../functions/adapters/local/index.ts';
 import { rebuildDerived } from '../functions/core/export/heal.ts';
 import type { Log } from '../functions/core/ports.ts';
 import { storageFault } from '../functions/core/storage-fault.ts';
 import type { LocalStores } from './local.ts';
+import { refreshLocalReport } from './report.ts';
 
 const owedKey = (userId: string) => `derived_owed:${userId}`;
 
@@ -48,6 +49,8 @@ export async function settleDerived(
       const r = await rebuildDerived(stores.store, userId, log, deleted, heal);
       if (r.rendered > 0)
         log.info(`rendered ${r.rendered} missing derived file set(s)`, { userId });
+      // The HTML report follows the index (a failure is logged inside, never fatal).
+      await refreshLocalReport(stores.store, userId, log);
       clearRebuildOwed(stores.db, userId);
     } catch (e) {
       if (storageFault(e)) throw e;

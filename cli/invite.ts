@@ -21,28 +21,38 @@ export interface InviteOptions {
   hours: number;
 }
 
+/** Outputs of the stack from `cdk deploy --outputs-file` JSON (`--outputs`, else ./cdk-outputs.json). */
+export function resolveOutputs(
+  o: { outputs?: string; stack?: string },
+  names: string[],
+): Record<string, string | undefined> {
+  const file = o.outputs ?? (existsSync('cdk-outputs.json') ? 'cdk-outputs.json' : undefined);
+  if (!file) return {};
+  let all: Record<string, Record<string, string>>;
+  try {
+    all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+  } catch {
+    throw new CliError(`cannot read stack outputs from ${file}`, EXIT.usage);
+  }
+  const stacks = Object.keys(all);
+  const name = o.stack ?? (stacks.length === 1 ? stacks[0] : undefined);
+  if (!name || !all[name]) {
+    throw new CliError(
+      `choose a stack with --stack (outputs file has: ${stacks.join(', ') || 'none'})`,
+      EXIT.usage,
+    );
+  }
+  return Object.fromEntries(names.map((n) => [n, all[name]?.[n]]));
+}
+
 /** Table name and authorise URL from flags, or from `cdk deploy --outputs-file` JSON. */
 export function resolveTarget(o: InviteOptions): { table: string; authorizeUrl: string } {
   let table = o.table;
   let url = o.authorizeUrl;
-  const file = o.outputs ?? (existsSync('cdk-outputs.json') ? 'cdk-outputs.json' : undefined);
-  if ((!table || !url) && file) {
-    let all: Record<string, Record<string, string>>;
-    try {
-      all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
-    } catch {
-      throw new CliError(`cannot read stack outputs from ${file}`, EXIT.usage);
-    }
-    const names = Object.keys(all);
-    const name = o.stack ?? (names.length === 1 ? names[0] : undefined);
-    if (!name || !all[name]) {
-      throw new CliError(
-        `choose a stack with --stack (outputs file has: ${names.join(', ') || 'none'})`,
-        EXIT.usage,
-      );
-    }
-    table ??= all[name].TableName;
-    url ??= all[name].AuthorizeUrl;
+  if (!table || !url) {
+    const out = resolveOutputs(o, ['TableName', 'AuthorizeUrl']);
+    table ??= out.TableName;
+    url ??= out.AuthorizeUrl;
   }
   if (!table || !url) {
     throw new CliError(

@@ -1,6 +1,6 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo, export, import, verify, invite, unlink. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import, verify, report, invite, unlink. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
 import { runnable, thisCommand } from './next-step.ts';
 import { chooseMode, type Reporter } from './progress.ts';
+import { refreshLocalReport, registerReportCommand } from './report.ts';
 import {
   type ConfigFile,
   configRate,
@@ -449,6 +450,7 @@ program
       const report = await importExportZip(stores.store, userId, zipFromFile(path), {
         log: logFor(g),
       });
+      if (report.activities > 0) await refreshLocalReport(stores.store, userId, logFor(g));
       if (g.json) out(JSON.stringify({ dataDir, userId, ...report }));
       else out(describeImport(report, userId));
       // Duplicate rows and files that are not data are notices, not failures.
@@ -551,6 +553,8 @@ program
     } else r = await unlinkLocal(userId, dataDir);
     out(g.json ? JSON.stringify(r) : describeUnlink(r));
   });
+
+registerReportCommand(program, { settingsOf, logFor, out, openBrowser });
 
 function parseFeedsCfg(v: string | string[]): FeedName[] {
   try {

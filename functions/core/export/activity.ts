@@ -150,7 +150,7 @@ const RawPoint = z.looseObject({
   type: str,
 });
 
-function samples(items: unknown[], field: string): Sample[] {
+export function samples(items: unknown[], field: string): Sample[] {
   const out: Sample[] = [];
   for (const item of items) {
     if (typeof item !== 'object' || item === null) continue;

@@ -11,10 +11,15 @@
  * Freshness: the flag set by a run that enqueued work is cleared by a build only when no
  * fetch is still in flight (no ENQUEUED item), so the build after the last fetch lands
  * shows it; PENDING items re-mark the flag when a later run enqueues them.
+ *
+ * The HTML report (report/{userId}/index.html) is rebuilt with the index, so it is exactly as
+ * fresh; a report that fails to build is logged and leaves the index build standing.
  */
 import type { Clock } from '../clock.ts';
+import { describeError } from '../errors.ts';
 import { buildIndex, buildManifest } from '../export/derive.ts';
 import type { Account, AccountStore, Ledger, Log, ObjectStore } from '../ports.ts';
+import { buildReport } from '../report/build.ts';
 import type { RunSummary } from './scheduler.ts';
 
 export const INDEX_REBUILD_MS = 3_600_000;
@@ -29,7 +34,7 @@ export interface IndexRefreshDeps {
 
 export type IndexRefresh =
   | { outcome: 'clean' | 'waiting' | 'skipped' }
-  | { outcome: 'built'; rows: number; files: number; ms: number };
+  | { outcome: 'built'; rows: number; files: number; ms: number; reportBytes?: number };
 
 async function patchAccount(
   accounts: AccountStore,
@@ -76,11 +81,24 @@ export async function refreshIndex(
   const inFlight = items.some((it) => it.status === 'ENQUEUED');
   const { rows } = await buildIndex(deps.store, userId, deletedIds);
   const { files } = await buildManifest(deps.store, userId);
+  let reportBytes: number | undefined;
+  try {
+    reportBytes = (await buildReport(deps.store, userId, { now: new Date(now).toISOString() }))
+      .bytes;
+  } catch (e) {
+    deps.log.warn('report not rebuilt', { userId, error: describeError(e) });
+  }
   await patchAccount(deps.accounts, userId, {
     indexBuiltAt: now,
     indexDirtyAt: inFlight ? now : undefined,
   });
   const ms = Date.now() - t0;
-  deps.log.info('index rebuilt', { userId, rows, files, ms, inFlight });
-  return { outcome: 'built', rows, files, ms };
+  deps.log.info('index rebuilt', { userId, rows, files, ms, inFlight, reportBytes });
+  return {
+    outcome: 'built',
+    rows,
+    files,
+    ms,
+    ...(reportBytes === undefined ? {} : { reportBytes }),
+  };
 }
