@@ -107,8 +107,8 @@ function alive(pid: number): boolean {
  * An exclusive lock file `.rk-sync/sync.lock` holding our pid. A lock left by a process
  * that no longer exists (kill -9, power loss) is taken over.
  */
-export function acquireSyncLock(dataDir: string): () => void {
-  const path = join(stateDir(dataDir), 'sync.lock');
+export function acquireSyncLock(dataDir: string, name = 'sync.lock'): () => void {
+  const path = join(stateDir(dataDir), name);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
@@ -132,12 +132,12 @@ export function acquireSyncLock(dataDir: string): () => void {
       }
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
         throw new CliError(
-          `another rk-sync sync is running on ${dataDir} (pid ${pid}); wait for it or stop it`,
+          `another rk-sync ${name.replace('.lock', '')} is running on ${dataDir} (pid ${pid}); wait for it or stop it`,
           EXIT.failed,
         );
       }
       rmSync(path, { force: true });
     }
   }
-  throw new CliError(`cannot take the sync lock in ${dataDir}`, EXIT.failed);
+  throw new CliError(`cannot take the ${name} lock in ${dataDir}`, EXIT.failed);
 }

@@ -1,6 +1,6 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo, export, import, invite. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import, invite, link strava, push strava. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { CliError, EXIT, EXIT_CODES_HELP, Interrupted } from './errors.ts';
 import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
 import { chooseMode, type Reporter } from './progress.ts';
+import { registerStrava } from './push.ts';
 import {
   type ConfigFile,
   configRate,
@@ -511,6 +512,18 @@ program
       }
     },
   );
+
+registerStrava(program, {
+  settingsOf,
+  logFor: (g) => logFor({ verbose, ...g } as GlobalOpts),
+  out,
+  signal: controller.signal,
+  setExitCode: (c) => {
+    exitCode = c;
+  },
+  openBrowser,
+  clock: systemClock,
+});
 
 function parseFeedsCfg(v: string | string[]): FeedName[] {
   try {

@@ -7,7 +7,7 @@ import { MemoryObjectStore } from '../../functions/adapters/memory/index.ts';
 import { MemoryBudgetStore } from '../../functions/core/budget.ts';
 import { ManualClock } from '../../functions/core/clock.ts';
 import { renderFit } from '../../functions/core/export/fit.ts';
-import type { Log } from '../../functions/core/ports.ts';
+import type { Log, ObjectStore } from '../../functions/core/ports.ts';
 import { StravaClient } from '../../functions/core/strava/client.ts';
 import { MemoryPushLedger } from '../../functions/core/strava/ledger.ts';
 import { MultiWindowBudget, type StravaLimits } from '../../functions/core/strava/limits.ts';
@@ -41,7 +41,7 @@ export class MemoryStravaTokens implements StravaTokenStore {
 
 /** Put `n` simulated Runkeeper activities into an archive, as `rk-sync sync` would store them. */
 export function simulatedArchive(
-  store: MemoryObjectStore,
+  store: ObjectStore,
   n: number,
   seed = 42,
   anchorMs = Date.UTC(2026, 0, 1),

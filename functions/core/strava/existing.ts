@@ -66,7 +66,11 @@ export function findExisting(
   let best: { a: StravaListed; d: number } | undefined;
   for (const a of listed) {
     if (claimed.has(a.id) || !sameDistance(a.distance, c.row.distanceMeters)) continue;
-    const d = utc !== undefined ? Math.abs(a.startMs - utc) : Math.abs(a.localMs - local);
+    // Local wall clocks compare directly; UTC starts too when the archive knows its offset.
+    const d = Math.min(
+      Math.abs(a.localMs - local),
+      utc !== undefined ? Math.abs(a.startMs - utc) : Number.POSITIVE_INFINITY,
+    );
     if (d <= TWO_MIN && (!best || d < best.d)) best = { a, d };
   }
   return best?.a;

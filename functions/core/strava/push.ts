@@ -45,6 +45,8 @@ export interface PushOptions {
   /** Push at most this many activities in this run. */
   limit?: number | undefined;
   maxInFlight?: number | undefined;
+  /** First upload-status poll after this long (Strava: mean processing under 2 s; poll ≥ 1 s apart). */
+  firstPollMs?: number | undefined;
   onProgress?: ((p: PushProgress) => void) | undefined;
 }
 
@@ -181,7 +183,9 @@ export async function pushToStrava(
         state: 'PROCESSING',
         uploadId: j.id === undefined ? r.uploadId : String(j.id),
         polls,
-        nextPollAt: d.clock.now() + Math.min(MAX_POLL_MS, FIRST_POLL_MS * 2 ** (polls - 1)),
+        nextPollAt:
+          d.clock.now() +
+          Math.min(MAX_POLL_MS, (o.firstPollMs ?? FIRST_POLL_MS) * 2 ** (polls - 1)),
       });
       const i = inflight.findIndex((x) => x.id === r.id);
       if (i >= 0) inflight[i] = stored;
