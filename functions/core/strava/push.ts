@@ -288,13 +288,19 @@ export async function pushToStrava(
           await poll(due[0]!);
         } else if (mutes.length > 0) {
           const r = mutes.shift()!;
-          await d.client.request(
-            'read',
-            'PUT',
-            `/activities/${r.stravaId}`,
-            new URLSearchParams({ hide_from_home: 'true' }),
-          );
-          await save(recs.get(r.id) ?? r, { muted: true });
+          try {
+            await d.client.request(
+              'read',
+              'PUT',
+              `/activities/${r.stravaId}`,
+              new URLSearchParams({ hide_from_home: 'true' }),
+            );
+            await save(recs.get(r.id) ?? r, { muted: true });
+          } catch (e) {
+            // Not visible yet (the original upload still processing) or gone: mute next run.
+            if (!(e instanceof StravaApiError) || e.status !== 404) throw e;
+            skipThisRun(r, e);
+          }
           finished++;
         } else if (inflight.length < (o.maxInFlight ?? 8) && queue.length > 0) {
           const c = queue.shift()!;
@@ -342,6 +348,9 @@ export async function pushToStrava(
       s.notes.push(e.message);
     } else if (d.signal?.aborted) {
       s.stopped = 'interrupted';
+    } else if (e instanceof StravaApiError && e.retryable) {
+      s.stopped = 'unavailable';
+      s.notes.push(`${e.message}; run again later to continue`);
     } else throw e;
   }
   s.apiCalls = d.client.calls - callsBefore;
