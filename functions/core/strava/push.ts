@@ -70,7 +70,8 @@ export interface PushSummary {
   apiCalls: number;
   etaMs: number;
   photosNotUploaded: number;
-  stopped: 'done' | 'interrupted' | 'revoked';
+  /** `unavailable`: Strava kept failing (5xx, network) after the retries; run again later. */
+  stopped: 'done' | 'interrupted' | 'revoked' | 'unavailable';
   notes: string[];
 }
 
