@@ -361,7 +361,7 @@ export function registerStrava(program: Command, ctx: CliContext): void {
         else ctx.out(describePush(r));
         if (!('dryRun' in r)) {
           if (r.stopped === 'revoked') ctx.setExitCode(EXIT.unauthorised);
-          else if (r.failed > 0) ctx.setExitCode(EXIT.failed);
+          else if (r.failed > 0 || r.stopped === 'unavailable') ctx.setExitCode(EXIT.failed);
         }
       } finally {
         release();

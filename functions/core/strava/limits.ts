@@ -66,6 +66,8 @@ export function parseRateHeaders(h: Headers): RateHeaders {
   };
 }
 
+const dayMargin = (limit: number) => Math.max(1, Math.min(10, Math.floor(limit / 100)));
+
 export class MultiWindowBudget {
   readonly limits: StravaLimits;
   readonly #windows: Window[];
@@ -73,7 +75,7 @@ export class MultiWindowBudget {
 
   /**
    * @param appKey the application (client id): Strava's limits are per application.
-   * Margins: 2 calls in reserve per 15 minutes (like the Health Graph budget), 10 per day.
+   * Margins: 2 calls in reserve per 15 minutes (like the Health Graph budget), 1 % (1 to 10) per day.
    */
   constructor(store: BudgetStore, appKey: string, limits: StravaLimits = STRAVA_DEFAULT_LIMITS) {
     this.limits = limits;
@@ -96,7 +98,7 @@ export class MultiWindowBudget {
         name: 'overallDay',
         lengthMs: DAY_MS,
         classes: ['upload', 'read'],
-        budget: mk(limits.overall[1], DAY_MS, 10),
+        budget: mk(limits.overall[1], DAY_MS, dayMargin(limits.overall[1])),
       },
       {
         name: 'read15',
@@ -108,7 +110,7 @@ export class MultiWindowBudget {
         name: 'readDay',
         lengthMs: DAY_MS,
         classes: ['read'],
-        budget: mk(limits.read[1], DAY_MS, 10),
+        budget: mk(limits.read[1], DAY_MS, dayMargin(limits.read[1])),
       },
     ];
   }
@@ -164,9 +166,11 @@ export class MultiWindowBudget {
             serverLimit < v.limit ? { calls: serverLimit, windowMs: w.lengthMs } : undefined,
         });
       }
-      // Calls someone else made with the same application: count them as made now.
+      // Calls someone else made with the same application: count them at the start of the
+      // server's fixed window, so they leave our sliding window when the server's resets.
       const missing = Math.min(used - v.used, v.capacity - v.used);
-      for (let n = 0; n < missing; n++) await w.budget.record(key, now);
+      const windowStart = nextBoundary(now, w.lengthMs) - w.lengthMs;
+      for (let n = 0; n < missing; n++) await w.budget.record(key, windowStart);
     }
   }
 
