@@ -18,6 +18,7 @@ import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
 import { chooseMode, type Reporter } from './progress.ts';
 import { registerStrava } from './push.ts';
+import { describeStravaDemo, runStravaDemo } from './push-demo.ts';
 import {
   type ConfigFile,
   configRate,
@@ -326,6 +327,7 @@ program
     positiveNumber(3600),
     40,
   )
+  .option('--push <destination>', 'then push the demo archive to a simulated Strava ("strava")')
   .addOption(
     new Option('--time-scale <n>', 'force the clock speed-up')
       .argParser(positiveNumber(10_000))
@@ -357,9 +359,26 @@ program
           if (!g.quiet && !g.json) process.stderr.write(`${line}\n`);
         },
       });
-      if (g.json) out(JSON.stringify(d));
-      else out(describeDemo(d));
-      exitCode = d.exitCode;
+      if (opts.push !== undefined && opts.push !== 'strava') {
+        throw new CliError('--push: the only destination is "strava"', EXIT.usage);
+      }
+      const strava =
+        opts.push && d.stopped === 'done'
+          ? await runStravaDemo({
+              stores,
+              userId: d.userId,
+              activities: d.activities,
+              durationSeconds: Math.max(5, opts.duration / 2),
+              signal: controller.signal,
+              log: logFor(g),
+              announce: (line) => {
+                if (!g.quiet && !g.json) process.stderr.write(`${line}\n`);
+              },
+            })
+          : undefined;
+      if (g.json) out(JSON.stringify(strava ? { ...d, strava } : d));
+      else out(strava ? `${describeDemo(d)}\n${describeStravaDemo(strava)}` : describeDemo(d));
+      exitCode = d.exitCode || (strava?.exitCode ?? EXIT.ok);
     } finally {
       stores.close();
     }

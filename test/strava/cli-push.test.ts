@@ -135,3 +135,45 @@ describe('rk-sync push strava (processes)', () => {
     expect(s.calls().filter((c) => c.path.startsWith('/api/'))).toHaveLength(0);
   });
 });
+
+describe('rk-sync demo --push strava', () => {
+  it('backs up the simulated account, then pushes every activity to the simulated Strava once, 0 × 429', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rk-strava-demo-'));
+    dirs.push(dir);
+    const r = await runCli(
+      [
+        '--data-dir',
+        dir,
+        '--json',
+        'demo',
+        '--activities',
+        '30',
+        '--duration',
+        '4',
+        '--push',
+        'strava',
+      ],
+      {},
+      120_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as {
+      stored: number;
+      strava: {
+        pushed: number;
+        onStrava: number;
+        uniqueExternalIds: boolean;
+        http429: number;
+        failed: number;
+      };
+    };
+    expect(d.stored).toBe(30);
+    expect(d.strava).toMatchObject({
+      pushed: 30,
+      onStrava: 30,
+      uniqueExternalIds: true,
+      http429: 0,
+      failed: 0,
+    });
+  }, 150_000);
+});
