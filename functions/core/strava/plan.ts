@@ -6,6 +6,7 @@
 import { normalizeActivity } from '../export/activity.ts';
 import { mergeSources, rawActivities } from '../export/derive.ts';
 import { type IndexRow, indexRow } from '../export/index-row.ts';
+import { assertUserId } from '../keys.ts';
 import type { ObjectStore } from '../ports.ts';
 
 export interface PushCandidate {
@@ -64,10 +65,58 @@ export async function planPush(
     }
   }
   const merged = mergeSources(rows);
+  return {
+    ...selectCandidates(userId, merged, deleted, filter, (id) => extra.get(id)),
+    merged: rows.length - merged.length,
+    unreadable,
+  };
+}
+
+/**
+ * The AWS pusher's plan: the user's `index/{userId}/activities.ndjson` (one GET, rebuilt by the
+ * scheduler when something changed, already merged across sources) instead of every raw file.
+ */
+export async function planFromIndex(
+  store: ObjectStore,
+  userId: string,
+  filter: PushFilter = {},
+): Promise<PushPlan> {
+  const bytes = await store.get(`index/${assertUserId(userId)}/activities.ndjson`);
+  const rows: IndexRow[] = [];
+  const unreadable: PushPlan['unreadable'] = [];
+  for (const line of Buffer.from(bytes ?? new Uint8Array())
+    .toString('utf8')
+    .split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      rows.push(JSON.parse(line) as IndexRow);
+    } catch (e) {
+      unreadable.push({ id: '?', reason: (e as Error).message });
+    }
+  }
+  const deleted = new Set(rows.filter((r) => r.deleted).map((r) => r.id));
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return {
+    ...selectCandidates(userId, rows, deleted, filter, (id) => {
+      const r = byId.get(id)!;
+      return { kind: r.hasPath && r.utcStart ? 'file' : 'manual', photos: 0, key: r.keys.raw };
+    }),
+    merged: 0,
+    unreadable,
+  };
+}
+
+function selectCandidates(
+  userId: string,
+  rows: readonly IndexRow[],
+  deleted: ReadonlySet<string>,
+  filter: PushFilter,
+  extra: (id: string) => { kind: PushCandidate['kind']; photos: number; key: string } | undefined,
+): { candidates: PushCandidate[]; filteredOut: number } {
   const types = filter.types?.map((t) => t.trim().toLowerCase());
   const out: PushCandidate[] = [];
   let filteredOut = 0;
-  for (const row of merged) {
+  for (const row of rows) {
     if (deleted.has(row.id)) continue;
     const day = row.localStart.slice(0, 10);
     if (
@@ -78,7 +127,8 @@ export async function planPush(
       filteredOut++;
       continue;
     }
-    const x = extra.get(row.id)!;
+    const x = extra(row.id);
+    if (!x) continue;
     out.push({
       userId,
       id: row.id,
@@ -90,5 +140,5 @@ export async function planPush(
     });
   }
   out.sort((a, b) => a.startMs - b.startMs || a.id.localeCompare(b.id));
-  return { candidates: out, merged: rows.length - merged.length, unreadable, filteredOut };
+  return { candidates: out, filteredOut };
 }

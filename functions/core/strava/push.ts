@@ -20,7 +20,12 @@ import {
   stravaSport,
   uploadFile,
 } from './activity.ts';
-import { StravaApiError, type StravaClient, StravaRevokedError } from './client.ts';
+import {
+  StravaApiError,
+  StravaBudgetWait,
+  type StravaClient,
+  StravaRevokedError,
+} from './client.ts';
 import { findExisting, listStravaActivities, type StravaListed } from './existing.ts';
 import { isFinal, type PushLedger, type PushRecord } from './ledger.ts';
 import { type MultiWindowBudget, pushEtaMs } from './limits.ts';
@@ -45,6 +50,10 @@ export interface PushOptions {
   /** Push at most this many activities in this run. */
   limit?: number | undefined;
   maxInFlight?: number | undefined;
+  /** Lambda: start nothing new after this time (epoch ms); the run ends `paused`. */
+  deadline?: number | undefined;
+  /** Lambda: never sleep longer than this for a poll; the run ends `paused` with `resumeAt`. */
+  maxSleepMs?: number | undefined;
   /** First upload-status poll after this long (Strava: mean processing under 2 s; poll ≥ 1 s apart). */
   firstPollMs?: number | undefined;
   onProgress?: ((p: PushProgress) => void) | undefined;
@@ -71,7 +80,9 @@ export interface PushSummary {
   etaMs: number;
   photosNotUploaded: number;
   /** `unavailable`: Strava kept failing (5xx, network) after the retries; run again later. */
-  stopped: 'done' | 'interrupted' | 'revoked' | 'unavailable';
+  stopped: 'done' | 'interrupted' | 'revoked' | 'unavailable' | 'paused';
+  /** When `paused`: when work can continue (a budget slot, a poll, or now after a deadline). */
+  resumeAt?: number | undefined;
   notes: string[];
 }
 
@@ -125,7 +136,7 @@ export async function pushToStrava(
 
   const save = async (r: PushRecord, patch: Partial<PushRecord>): Promise<PushRecord> => {
     const next: PushRecord = { ...r, ...patch, updatedAt: d.clock.now() };
-    if (!(await d.ledger.save(next))) throw new Error(`push ledger: concurrent update of ${r.id}`);
+    if (!(await d.ledger.save(next))) throw new ConcurrentPushError(r.id);
     const stored = { ...next, version: r.version + 1 };
     recs.set(r.id, stored);
     return stored;
@@ -281,6 +292,7 @@ export async function pushToStrava(
     for (;;) {
       if (d.signal?.aborted) throw d.signal.reason;
       const now = d.clock.now();
+      if (o.deadline !== undefined && now >= o.deadline) throw new StravaBudgetWait(now);
       const due = inflight
         .filter((r) => (r.nextPollAt ?? 0) <= now)
         .sort((a, b) => (a.nextPollAt ?? 0) - (b.nextPollAt ?? 0));
@@ -308,6 +320,10 @@ export async function pushToStrava(
           try {
             await startOne(c);
           } catch (e) {
+            if (e instanceof ConcurrentPushError) {
+              skipThisRun(c, e); // another pusher holds this item: it will finish it
+              continue;
+            }
             if (!(e instanceof StravaApiError) || !e.retryable) {
               if (e instanceof StravaApiError) {
                 await save(recs.get(c.id) ?? blank(c), { state: 'FAILED', reason: e.message });
@@ -327,6 +343,8 @@ export async function pushToStrava(
           break;
         } else {
           const next = Math.min(...inflight.map((r) => r.nextPollAt ?? now));
+          if (o.maxSleepMs !== undefined && next - now > o.maxSleepMs)
+            throw new StravaBudgetWait(next);
           await d.clock.sleep(Math.max(1, next - now), d.signal);
         }
       } catch (e) {
@@ -349,6 +367,13 @@ export async function pushToStrava(
       s.notes.push(e.message);
     } else if (d.signal?.aborted) {
       s.stopped = 'interrupted';
+    } else if (e instanceof StravaBudgetWait) {
+      s.stopped = 'paused';
+      s.resumeAt = e.waitUntil;
+    } else if (e instanceof ConcurrentPushError) {
+      s.stopped = 'paused';
+      s.resumeAt = d.clock.now();
+      s.notes.push(e.message);
     } else if (e instanceof StravaApiError && e.retryable) {
       s.stopped = 'unavailable';
       s.notes.push(`${e.message}; run again later to continue`);
@@ -369,6 +394,14 @@ export async function pushToStrava(
     );
   }
   return s;
+}
+
+/** Another pusher (a concurrent Lambda) wrote this item first: leave it to that one. */
+export class ConcurrentPushError extends Error {
+  constructor(id: string) {
+    super(`push ledger: ${id} was updated concurrently`);
+    this.name = 'ConcurrentPushError';
+  }
 }
 
 interface UploadJson {
