@@ -29,7 +29,7 @@ function synth(context: Record<string, unknown>) {
   return { template, resources: template.toJSON().Resources as Res };
 }
 
-describe('Strava mirror infrastructure (-c strava=true)', () => {
+describe('Strava mirror infrastructure (-c strava=true)', { timeout: 180_000 }, () => {
   it('is absent by default', () => {
     const { resources } = synth({});
     expect(Object.keys(resources).filter((id) => id.includes('Strava'))).toEqual([]);

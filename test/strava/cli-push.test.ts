@@ -64,7 +64,7 @@ async function linked(n: number): Promise<{ dir: string; userId: string; sim: St
   return { dir, userId, sim };
 }
 
-describe('rk-sync push strava (processes)', () => {
+describe('rk-sync push strava (processes)', { timeout: 180_000 }, () => {
   it('survives kill -9 at random points: every activity lands exactly once, then a rerun is a no-op', async () => {
     const { dir, sim: s } = await linked(40);
     const args = ['--data-dir', dir, '--json', 'push', 'strava', '--first-poll-ms', '50'];

@@ -15,7 +15,7 @@ afterEach(async () => {
 
 const once = (x: StravaHarness) => [...x.sim.countByExternalId().values()].every((n) => n === 1);
 
-describe('Strava push faults', () => {
+describe('Strava push faults', { timeout: 180_000 }, () => {
   it('refreshes expiring tokens and stores each rotated refresh token (the old one is dead)', async () => {
     h = await stravaHarness({ activities: 120, sim: { tokenTtlMs: 65 * 60_000 } });
     const s = await h.push();

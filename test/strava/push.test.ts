@@ -29,5 +29,5 @@ describe('push to Strava (simulator, virtual time)', () => {
     expect(again.apiCalls).toBe(0);
     expect(h.sim.calls().length).toBe(callsBefore);
     expect(h.sim.activities()).toHaveLength(300);
-  });
+  }, 300_000);
 });
