@@ -25,6 +25,7 @@ import { promptHidden } from './auth.ts';
 import { CliError, EXIT } from './errors.ts';
 import { acquireSyncLock, type LocalStores, openLocal } from './local.ts';
 import { formatDuration } from './progress.ts';
+import { stravaStackSink, stravaStackTarget } from './strava-aws.ts';
 import { linkStravaLocal, STRAVA_DEFAULTS } from './strava-link.ts';
 
 export interface PushRunOptions {
@@ -257,6 +258,15 @@ export function registerStrava(program: Command, ctx: CliContext): void {
     )
     .option('--oauth-base-url <url>', `default ${STRAVA_DEFAULTS.oauthBaseUrl}`)
     .option('--api-base-url <url>', `default ${STRAVA_DEFAULTS.apiBaseUrl}`)
+    .option(
+      '--aws',
+      "link the Strava mirror of a deployed stack (tokens to the stack's SSM, with your AWS credentials)",
+    )
+    .option(
+      '--outputs <file>',
+      'with --aws: stack outputs written by `npm run deploy` (default ./cdk-outputs.json)',
+    )
+    .option('--stack <name>', 'with --aws: which stack in the outputs file')
     .addHelpText(
       'after',
       '\nThe client secret is read from STRAVA_CLIENT_SECRET, or asked for (hidden).',
@@ -269,8 +279,12 @@ export function registerStrava(program: Command, ctx: CliContext): void {
       if (!secret) throw new CliError('the client secret is empty', EXIT.usage);
       const stores = openLocal(dataDir);
       try {
-        const userId = await archiveUser(stores, opts.userId);
+        const aws = opts.aws
+          ? await stravaStackSink(stravaStackTarget(opts), opts.userId)
+          : undefined;
+        const userId = aws?.userId ?? (await archiveUser(stores, opts.userId));
         const r = await linkStravaLocal(stores, {
+          sink: aws?.sink,
           userId,
           clientId: String(opts.clientId),
           clientSecret: secret,

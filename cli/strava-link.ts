@@ -9,7 +9,11 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FileStravaTokens } from '../functions/adapters/local/push.ts';
-import { exchangeStravaCode, stravaAuthorizeUrl } from '../functions/core/strava/oauth.ts';
+import {
+  exchangeStravaCode,
+  type StravaTokens,
+  stravaAuthorizeUrl,
+} from '../functions/core/strava/oauth.ts';
 import { CliError, EXIT, Interrupted } from './errors.ts';
 import type { LocalStores } from './local.ts';
 
@@ -29,6 +33,8 @@ export interface StravaLinkOptions {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   onUrl: (url: string) => void | Promise<void>;
+  /** Where the tokens go instead of the local credentials file (the AWS stack's SSM). */
+  sink?: ((t: StravaTokens) => Promise<void>) | undefined;
 }
 
 const page = (title: string) =>
@@ -126,6 +132,10 @@ export async function linkStravaLocal(
         `Strava refused the sign-in (${(e as Error).message}); check --client-id and the client secret`,
         EXIT.unauthorised,
       );
+    }
+    if (o.sink) {
+      await o.sink(tokens);
+      return { athleteId: tokens.athleteId };
     }
     await new FileStravaTokens(stores.tokens, o.userId).put(tokens);
     await stores.tokens.put('strava-client-secret', o.clientSecret);

@@ -3,6 +3,10 @@
  * time: the pusher handler built from the synthesised template's environment, ticks every
  * 15 minutes until the archive is on Strava exactly once, then an idle tick makes no call.
  */
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoAccountStore } from '../../functions/adapters/aws/dynamo.ts';
@@ -18,6 +22,7 @@ import {
 import { makeLogger, makeMetrics } from '../../functions/shared/platform.ts';
 import { type StravaSimulator, startStravaSimulator } from '../../strava-simulator/server.ts';
 import {
+  createTableFromTemplate,
   type MotoClients,
   motoClients,
   type Provisioned,
@@ -26,6 +31,7 @@ import {
   type TemplateFacts,
   templateFacts,
 } from '../helpers/aws-env.ts';
+import { spawnCli, waitFor } from '../helpers/cli.ts';
 import { type Moto, startMoto } from '../helpers/moto.ts';
 import { linkStrava, simulatedArchive } from '../helpers/strava-harness.ts';
 
@@ -141,5 +147,64 @@ describe('Strava mirror on moto', { timeout: 240_000 }, () => {
     const idle = await handler({ Records: [{ body: '{"tick":true}' }] }, ctx);
     expect(idle.pushes[0]).toMatchObject({ alreadyDone: 40, apiCalls: 0 });
     expect(sim.calls().length).toBe(before);
+  });
+  it('rk-sync link strava --aws: the loopback flow writes the tokens to the stack SSM parameter with the owner credentials', async () => {
+    const table = `${env.tableName}-link`;
+    await createTableFromTemplate(c, facts, table);
+    await new DynamoAccountStore(c.ddb, table).save({
+      userId: '31337',
+      status: 'ACTIVE',
+      linkedAt: 1,
+      resources: {},
+      discoveredAt: 1,
+      cursors: {},
+      version: 0,
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'rk-strava-aws-'));
+    const outputs = join(dir, 'cdk-outputs.json');
+    const prefix = '/rk-sync/LinkTest/strava-tokens/';
+    writeFileSync(
+      outputs,
+      JSON.stringify({ LinkTest: { TableName: table, StravaTokenParameterPrefix: prefix } }),
+    );
+    const run = spawnCli(
+      [
+        '--data-dir',
+        join(dir, 'data'),
+        'link',
+        'strava',
+        '--aws',
+        '--outputs',
+        outputs,
+        '--client-id',
+        sim.clientId,
+        '--port',
+        '0',
+        '--no-browser',
+        '--oauth-base-url',
+        sim.oauthBaseUrl,
+        '--api-base-url',
+        sim.apiBaseUrl,
+      ],
+      {
+        STRAVA_CLIENT_SECRET: sim.clientSecret,
+        AWS_ENDPOINT_URL: moto.endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'testing',
+        AWS_SECRET_ACCESS_KEY: 'testing',
+      },
+    );
+    await waitFor(() => /https?:\/\/\S+authorize\S+/.test(run.stderr()), 60_000);
+    const url = /(https?:\/\/\S+authorize\S+)/.exec(run.stderr())![1]!;
+    const r = await fetch(url, { redirect: 'manual' });
+    await r.body?.cancel();
+    await (await fetch(r.headers.get('location')!)).text();
+    const { code } = await run.exited;
+    expect(code, run.stderr()).toBe(0);
+    expect(run.stdout()).toContain('archive user 31337');
+    const stored = await new SsmStravaTokens(c.ssm, prefix, '31337').get();
+    expect(stored?.refreshToken).toMatch(/^[0-9a-f]{40}$/);
+    expect(run.stdout() + run.stderr()).not.toContain(stored!.refreshToken);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
