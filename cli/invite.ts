@@ -20,28 +20,40 @@ export interface InviteOptions {
   hours: number;
 }
 
+/** One stack's outputs from `cdk deploy --outputs-file` JSON (default ./cdk-outputs.json if present). */
+export function loadStackOutputs(o: {
+  outputs?: string | undefined;
+  stack?: string | undefined;
+}): Record<string, string> | undefined {
+  const file = o.outputs ?? (existsSync('cdk-outputs.json') ? 'cdk-outputs.json' : undefined);
+  if (!file) return undefined;
+  let all: Record<string, Record<string, string>>;
+  try {
+    all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+  } catch {
+    throw new CliError(`cannot read stack outputs from ${file}`, EXIT.usage);
+  }
+  const names = Object.keys(all);
+  const name = o.stack ?? (names.length === 1 ? names[0] : undefined);
+  if (!name || !all[name]) {
+    throw new CliError(
+      `choose a stack with --stack (outputs file has: ${names.join(', ') || 'none'})`,
+      EXIT.usage,
+    );
+  }
+  return all[name];
+}
+
 /** Table name and authorise URL from flags, or from `cdk deploy --outputs-file` JSON. */
 export function resolveTarget(o: InviteOptions): { table: string; authorizeUrl: string } {
   let table = o.table;
   let url = o.authorizeUrl;
-  const file = o.outputs ?? (existsSync('cdk-outputs.json') ? 'cdk-outputs.json' : undefined);
-  if ((!table || !url) && file) {
-    let all: Record<string, Record<string, string>>;
-    try {
-      all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
-    } catch {
-      throw new CliError(`cannot read stack outputs from ${file}`, EXIT.usage);
+  if (!table || !url) {
+    const out = loadStackOutputs(o);
+    if (out) {
+      table ??= out.TableName;
+      url ??= out.AuthorizeUrl;
     }
-    const names = Object.keys(all);
-    const name = o.stack ?? (names.length === 1 ? names[0] : undefined);
-    if (!name || !all[name]) {
-      throw new CliError(
-        `choose a stack with --stack (outputs file has: ${names.join(', ') || 'none'})`,
-        EXIT.usage,
-      );
-    }
-    table ??= all[name].TableName;
-    url ??= all[name].AuthorizeUrl;
   }
   if (!table || !url) {
     throw new CliError(

@@ -6,7 +6,6 @@
  * can link, with no public route to attack. The user is the stack's only linked account
  * (or --user-id).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -14,6 +13,7 @@ import { DynamoAccountStore } from '../functions/adapters/aws/dynamo.ts';
 import { SsmStravaTokens } from '../functions/adapters/aws/strava.ts';
 import type { StravaTokens } from '../functions/core/strava/oauth.ts';
 import { CliError, EXIT } from './errors.ts';
+import { loadStackOutputs } from './invite.ts';
 
 export interface StackTarget {
   table: string;
@@ -21,26 +21,13 @@ export interface StackTarget {
 }
 
 export function stravaStackTarget(o: { outputs?: string; stack?: string }): StackTarget {
-  const file = o.outputs ?? (existsSync('cdk-outputs.json') ? 'cdk-outputs.json' : undefined);
-  if (!file)
+  const out = loadStackOutputs(o);
+  if (!out) {
     throw new CliError(
       '--aws needs the cdk-outputs.json that `npm run deploy` writes (--outputs)',
       EXIT.usage,
     );
-  let all: Record<string, Record<string, string>>;
-  try {
-    all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
-  } catch {
-    throw new CliError(`cannot read stack outputs from ${file}`, EXIT.usage);
   }
-  const names = Object.keys(all);
-  const name = o.stack ?? (names.length === 1 ? names[0] : undefined);
-  const out = name ? all[name] : undefined;
-  if (!out)
-    throw new CliError(
-      `choose a stack with --stack (outputs file has: ${names.join(', ') || 'none'})`,
-      EXIT.usage,
-    );
   if (!out.StravaTokenParameterPrefix || !out.TableName) {
     throw new CliError(
       'this stack has no Strava mirror: deploy with -c strava=true -c stravaClientId=…',

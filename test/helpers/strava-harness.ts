@@ -156,3 +156,23 @@ export async function stravaHarness(
     close: () => sim.close(),
   };
 }
+
+/** Plays the browser for a `rk-sync link strava --no-browser` process: open the printed URL, follow the redirect. */
+export async function approveLinkInBrowser(
+  run: { stderr: () => string },
+  timeoutMs = 30_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  const find = () => /(https?:\/\/\S+authorize\S+)/.exec(run.stderr());
+  let m = find();
+  while (!m && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 20));
+    m = find();
+  }
+  if (!m) throw new Error('no authorisation URL printed');
+  const r = await fetch(m[1]!, { redirect: 'manual' });
+  await r.body?.cancel();
+  const cb = await fetch(r.headers.get('location')!);
+  if (cb.status !== 200) throw new Error(`callback answered ${cb.status}`);
+  await cb.text();
+}

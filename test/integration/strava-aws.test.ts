@@ -31,9 +31,9 @@ import {
   type TemplateFacts,
   templateFacts,
 } from '../helpers/aws-env.ts';
-import { spawnCli, waitFor } from '../helpers/cli.ts';
+import { spawnCli } from '../helpers/cli.ts';
 import { type Moto, startMoto } from '../helpers/moto.ts';
-import { linkStrava, simulatedArchive } from '../helpers/strava-harness.ts';
+import { approveLinkInBrowser, linkStrava, simulatedArchive } from '../helpers/strava-harness.ts';
 
 let moto: Moto;
 let c: MotoClients;
@@ -194,11 +194,7 @@ describe('Strava mirror on moto', { timeout: 240_000 }, () => {
         AWS_SECRET_ACCESS_KEY: 'testing',
       },
     );
-    await waitFor(() => /https?:\/\/\S+authorize\S+/.test(run.stderr()), 60_000);
-    const url = /(https?:\/\/\S+authorize\S+)/.exec(run.stderr())![1]!;
-    const r = await fetch(url, { redirect: 'manual' });
-    await r.body?.cancel();
-    await (await fetch(r.headers.get('location')!)).text();
+    await approveLinkInBrowser(run, 60_000);
     const { code } = await run.exited;
     expect(code, run.stderr()).toBe(0);
     expect(run.stdout()).toContain('archive user 31337');

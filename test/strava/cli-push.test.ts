@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../functions/adapters/local/files.ts';
 import { type StravaSimulator, startStravaSimulator } from '../../strava-simulator/server.ts';
-import { killAllChildren, runCli, spawnCli, waitFor } from '../helpers/cli.ts';
-import { simulatedArchive } from '../helpers/strava-harness.ts';
+import { killAllChildren, runCli, spawnCli } from '../helpers/cli.ts';
+import { approveLinkInBrowser, simulatedArchive } from '../helpers/strava-harness.ts';
 
 let sim: StravaSimulator | undefined;
 const dirs: string[] = [];
@@ -46,13 +46,7 @@ async function linked(n: number): Promise<{ dir: string; userId: string; sim: St
     ],
     { STRAVA_CLIENT_SECRET: secret },
   );
-  await waitFor(() => /https?:\/\/\S+authorize\S+/.test(run.stderr()));
-  const url = /(https?:\/\/\S+authorize\S+)/.exec(run.stderr())![1]!;
-  const r = await fetch(url, { redirect: 'manual' });
-  await r.body?.cancel();
-  const cb = await fetch(r.headers.get('location')!);
-  expect(cb.status).toBe(200);
-  await cb.text();
+  await approveLinkInBrowser(run);
   const { code } = await run.exited;
   expect(code).toBe(0);
   expect(run.stdout()).toContain(`archive user ${userId}`);

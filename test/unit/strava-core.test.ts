@@ -177,3 +177,21 @@ describe('what an activity becomes on Strava', () => {
     expect(externalId('42', '900', 'fit.gz')).toBe('rk-sync-42-900.fit');
   });
 });
+
+describe('the Strava simulator is an independent oracle', () => {
+  it('imports nothing from functions/ or simulator/', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const dir = new URL('../../strava-simulator/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(1);
+    for (const f of files) {
+      const imports = [...readFileSync(new URL(f, dir), 'utf8').matchAll(/from '([^']+)'/g)].map(
+        (m) => m[1]!,
+      );
+      expect(
+        imports.filter((i) => i.startsWith('.') && !i.startsWith('./')),
+        f,
+      ).toEqual([]);
+    }
+  });
+});
