@@ -64,20 +64,26 @@ export function syncLockHolder(db: LocalDb): LockHolder | undefined {
 }
 
 /**
- * Take the sync lock or refuse with exit code 75 (EX_TEMPFAIL: try again later). Returns the
+ * Take the sync (or push) lock or refuse with exit code 75 (EX_TEMPFAIL: try again later). Returns the
  * release function (idempotent; releases only a lock this process holds).
  */
-export function acquireSyncLock(db: LocalDb, dataDir: string, now = Date.now()): () => void {
+export function acquireSyncLock(
+  db: LocalDb,
+  dataDir: string,
+  now = Date.now(),
+  what: 'sync' | 'push' = 'sync',
+): () => void {
   const me = process.pid;
+  const key = what === 'sync' ? KEY : `${what}_lock`;
   const holder = db.tx(() => {
-    const cur = parse(db.getMeta(KEY));
+    const cur = parse(db.getMeta(key));
     if (cur && cur.pid !== me && isLive(cur)) return cur;
-    db.setMeta(KEY, JSON.stringify({ pid: me, since: now }));
+    db.setMeta(key, JSON.stringify({ pid: me, since: now }));
     return undefined;
   });
   if (holder) {
     throw new CliError(
-      `another rk-sync sync is running on ${dataDir} (pid ${holder.pid}, since ${new Date(holder.since).toISOString()}); nothing to do`,
+      `another rk-sync ${what} is running on ${dataDir} (pid ${holder.pid}, since ${new Date(holder.since).toISOString()}); nothing to do`,
       EXIT.busy,
     );
   }
@@ -87,8 +93,8 @@ export function acquireSyncLock(db: LocalDb, dataDir: string, now = Date.now()):
     released = true;
     try {
       db.tx(() => {
-        if (parse(db.getMeta(KEY))?.pid === me) {
-          db.db.prepare('DELETE FROM meta WHERE key = ?').run(KEY);
+        if (parse(db.getMeta(key))?.pid === me) {
+          db.db.prepare('DELETE FROM meta WHERE key = ?').run(key);
         }
       });
     } catch {

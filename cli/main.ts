@@ -1,6 +1,6 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo, export, import, verify, report, invite, unlink. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import, verify, report, invite, unlink, link strava, push strava. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -21,6 +21,8 @@ import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
 import { runnable, thisCommand } from './next-step.ts';
 import { chooseMode, type Reporter } from './progress.ts';
+import { registerStrava } from './push.ts';
+import { describeStravaDemo, runStravaDemo } from './push-demo.ts';
 import { refreshLocalReport, registerReportCommand } from './report.ts';
 import {
   type ConfigFile,
@@ -330,6 +332,7 @@ program
     positiveNumber(3600),
     40,
   )
+  .option('--push <destination>', 'then push the demo archive to a simulated Strava ("strava")')
   .addOption(
     new Option('--time-scale <n>', 'force the clock speed-up')
       .argParser(positiveNumber(10_000))
@@ -361,9 +364,26 @@ program
           if (!g.quiet && !g.json) process.stderr.write(`${line}\n`);
         },
       });
-      if (g.json) out(JSON.stringify(d));
-      else out(describeDemo(d));
-      exitCode = d.exitCode;
+      if (opts.push !== undefined && opts.push !== 'strava') {
+        throw new CliError('--push: the only destination is "strava"', EXIT.usage);
+      }
+      const strava =
+        opts.push && d.stopped === 'done'
+          ? await runStravaDemo({
+              stores,
+              userId: d.userId,
+              activities: d.activities,
+              durationSeconds: Math.max(5, opts.duration / 2),
+              signal: controller.signal,
+              log: logFor(g),
+              announce: (line) => {
+                if (!g.quiet && !g.json) process.stderr.write(`${line}\n`);
+              },
+            })
+          : undefined;
+      if (g.json) out(JSON.stringify(strava ? { ...d, strava } : d));
+      else out(strava ? `${describeDemo(d)}\n${describeStravaDemo(strava)}` : describeDemo(d));
+      exitCode = d.exitCode || (strava?.exitCode ?? EXIT.ok);
     } finally {
       stores.close();
     }
@@ -555,6 +575,18 @@ program
   });
 
 registerReportCommand(program, { settingsOf, logFor, out, openBrowser });
+
+registerStrava(program, {
+  settingsOf,
+  logFor: (g) => logFor({ verbose, ...g } as GlobalOpts),
+  out,
+  signal: controller.signal,
+  setExitCode: (c) => {
+    exitCode = c;
+  },
+  openBrowser,
+  clock: systemClock,
+});
 
 function parseFeedsCfg(v: string | string[]): FeedName[] {
   try {

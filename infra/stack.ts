@@ -33,6 +33,7 @@ import type { Construct } from 'constructs';
 import type { RkSyncConfig } from './config.ts';
 import { AppFunction, METRICS_NAMESPACE, SERVICE_NAME } from './constructs/app-function.ts';
 import { dropRedundantRoleDependsOn } from './constructs/depends-on.ts';
+import { StravaMirror, stravaSettings } from './constructs/strava.ts';
 import { grantConsume, grantKeyVia, grantSend, grantTable } from './grants.ts';
 
 export interface RkSyncStackProps extends StackProps {
@@ -554,6 +555,18 @@ export class RkSyncStack extends Stack {
     });
     tick.addTarget(new eventsTargets.LambdaFunction(scheduler, { retryAttempts: 0 }));
 
+    // Opt-in Strava mirror (-c strava=true): its own queue, DLQ, alarm, pusher and tick.
+    const strava = stravaSettings(this);
+    const mirror = strava
+      ? new StravaMirror(this, 'Strava', {
+          ...{ settings: strava, table, bucket, key, queueEncryption, removalPolicy, alarmAction },
+          ...{ logLevel: config.logLevel, scheduleMinutes: config.scheduleMinutes },
+          ...{ maxReceiveCount: MAX_RECEIVE_COUNT, visibilityFactor: VISIBILITY_FACTOR },
+          ...{ maxConcurrency: FETCHER_MAX_CONCURRENCY, tableIndexFinding },
+          tableIndexReason: TABLE_INDEX_REASON,
+        })
+      : undefined;
+
     // ---------------------------------------------------------------- outputs
     const outputs: Record<string, [string, string]> = {
       AuthorizeUrl: [`${baseUrl}authorize`, 'Open once to link your Runkeeper account'],
@@ -571,6 +584,10 @@ export class RkSyncStack extends Stack {
       TokenParameterPrefix: [this.tokenParamPrefix, 'SSM path of stored access tokens'],
       SchedulerFunctionName: [scheduler.functionName, 'Invoke to run a sync now'],
       AlarmTopicArn: [alarmTopic.topicArn, 'SNS topic for alarms'],
+      ...(mirror && {
+        StravaTokenParameterPrefix: [mirror.tokenParamPrefix, 'SSM path of Strava tokens'],
+        StravaPushQueueUrl: [mirror.queue.queueUrl, 'Strava push queue (ticks)'],
+      }),
     };
     for (const [name, [value, description]] of Object.entries(outputs)) {
       new CfnOutput(this, name, { value, description });
