@@ -22,7 +22,7 @@ import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { DynamoAccountStore, DynamoLedger } from '../../functions/adapters/aws/dynamo.ts';
 import { S3ObjectStore } from '../../functions/adapters/aws/s3.ts';
 import { SqsWorkQueue, SsmTokenStore } from '../../functions/adapters/aws/sqs-ssm.ts';
-import { systemClock } from '../../functions/core/clock.ts';
+import { type Clock, systemClock } from '../../functions/core/clock.ts';
 import type { FeedName } from '../../functions/core/keys.ts';
 import type { FetchMessage, LedgerCounts, LedgerItem } from '../../functions/core/ports.ts';
 import type { SyncConfig } from '../../functions/core/sync/config.ts';
@@ -113,6 +113,10 @@ export class DeployedHarness {
   fetcher!: Fetcher;
   userId = '';
   token = '';
+  /** The handlers' clock (wire() applies it; a lifecycle test moves it on between deploys). */
+  clock: Clock = systemClock;
+  /** The CDK context the stack was synthesised with (a redeploy adds to it). */
+  context: Record<string, unknown> = {};
   /** Values that must never appear in logs (INV-SECRET): filled as they become known. */
   readonly secrets: string[] = [];
   readonly timings: Record<string, number> = {};
@@ -166,7 +170,7 @@ export class DeployedHarness {
     this.sim = sim;
     this.secrets.push(sim.clientSecret);
     this.say(`moto on ${moto.endpoint}, simulator on ${sim.apiBaseUrl}`);
-    const tpl = synthTemplate({
+    this.context = {
       stackName: 'RkSyncE2E',
       clientId: sim.clientId,
       apiBaseUrl: sim.apiBaseUrl,
@@ -175,7 +179,8 @@ export class DeployedHarness {
       rateLimitWindowSeconds: windowS,
       scheduleMinutes: 1,
       onRevoke: 'delete',
-    });
+    };
+    const tpl = synthTemplate(this.context);
     this.facts = templateFacts(tpl);
     this.c = motoClients(moto.endpoint);
     const secretName = this.facts.env.callback?.CLIENT_SECRET_PARAM;
@@ -185,6 +190,19 @@ export class DeployedHarness {
       timeScale: this.opts.timeScale,
       clientSecret: { name: secretName, value: sim.clientSecret },
     });
+    this.wire();
+    this.timings.startMs = Date.now() - t0;
+    this.say(
+      `resources from the template: table ${this.res.tableName}, visibility ${this.res.visibilityTimeout}s, maxReceiveCount ${this.res.maxReceiveCount}`,
+    );
+  }
+
+  /**
+   * (Re)creates every handler from `facts`/`res`: the deployed code as of now. Called by
+   * start(), and again by a redeploy or code upgrade (test/helpers/lifecycle.ts).
+   */
+  wire(): void {
+    const sim = this.sim;
     const over = { REDIRECT_URI };
     this.envs = {
       authorize: functionEnv(this.facts, this.res, 'authorize', over),
@@ -195,7 +213,7 @@ export class DeployedHarness {
     };
     this.platform = {
       clients: this.c,
-      clock: systemClock,
+      clock: this.clock,
       logger: makeLogger(),
       metrics: makeMetrics(),
       // The simulator serves photos over http on loopback; production allows https only.
@@ -220,10 +238,6 @@ export class DeployedHarness {
     this.scheduler = this.schedulerWith();
     this.fetcher = this.fetcherWith();
     this.ledger = new DynamoLedger(this.c.ddb, this.res.tableName);
-    this.timings.startMs = Date.now() - t0;
-    this.say(
-      `resources from the template: table ${this.res.tableName}, visibility ${this.res.visibilityTimeout}s, maxReceiveCount ${this.res.maxReceiveCount}`,
-    );
   }
 
   schedulerWith(syncOverrides?: Partial<SyncConfig>): Scheduler {

@@ -1,0 +1,183 @@
+/**
+ * Issue #17, the AWS lifecycle on moto + the simulator: deploy → backfill → upgrade the code
+ * in place with messages in flight and a scheduler mid-run → `cdk destroy` (data kept, work
+ * still queued) → redeploy adopting the retained bucket, table and key → the queued work
+ * heals, an idle run costs one API call and nothing is fetched twice → a point-in-time
+ * restore of the table, adopted by another redeploy → invariants. docs/DEPLOY.md §10–§12.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../functions/core/clock.ts';
+import { DeployedHarness } from '../helpers/deployed-harness.ts';
+import {
+  deliverOne,
+  destroyStack,
+  redeployAdopting,
+  restoreTableDrill,
+  upgradeCode,
+} from '../helpers/lifecycle.ts';
+
+const ACTIVITIES = 60;
+/** The redeploy comes this long after the destroy (past the lease and change-log overlap). */
+const LATER_MS = 3 * 60_000;
+const h = new DeployedHarness({ activities: ACTIVITIES });
+const added: string[] = [];
+
+/** Activity documents fetched since call-log position `n` (GET /fitnessActivities/{id}). */
+function documentFetches(n: number): string[] {
+  return h.sim.callLog
+    .slice(n)
+    .map((r) => /^\/fitnessActivities\/(\d+)$/.exec(r.path.split('?')[0] ?? '')?.[1])
+    .filter((id): id is string => id !== undefined);
+}
+
+beforeAll(async () => {
+  await h.start();
+}, 60_000);
+
+afterAll(async () => {
+  await h.stop();
+});
+
+describe('AWS lifecycle on moto + simulator', () => {
+  it('deploy → link → backfill; an idle run costs one call', async () => {
+    await h.link();
+    const r = await h.backfill();
+    expect(r.counts.SYNCED).toBe(r.expected);
+    const idle = await h.idleRun();
+    expect(idle.apiCalls).toBe(1);
+    expect(idle.enqueued).toBe(0);
+  }, 90_000);
+
+  it('upgrade in place: a message in flight and a scheduler mid-run lose nothing', async () => {
+    const ids = [h.addFinishedActivity(), h.addFinishedActivity(), h.addFinishedActivity()];
+    added.push(...ids);
+    await h.runScheduler();
+    // The old code takes one message and dies after its S3 write (the message stays in flight
+    // until its visibility timeout); another old scheduler run is still going when the new
+    // code lands.
+    let crashed = 0;
+    const oldFetcher = h.fetcherWith((p) => {
+      if (p === 'after-put' && crashed++ === 0) throw new Error('old code interrupted mid-run');
+    });
+    expect(await deliverOne(h, oldFetcher)).toBe(true);
+    const oldScheduler = h.scheduler;
+    const midRun = h.runScheduler(oldScheduler);
+    const upgraded = upgradeCode(h);
+    expect(h.fetcher).not.toBe(oldFetcher);
+    expect(h.scheduler).not.toBe(oldScheduler);
+    const newRun = await h.runScheduler();
+    await midRun;
+    const drained = await h.drain();
+    expect(crashed).toBe(1);
+    expect(newRun[0]?.outcome).toBe('ok');
+    expect(drained.delivered).toBeGreaterThanOrEqual(ids.length - 1);
+    for (const id of ids) {
+      expect((await h.item(id))?.status).toBe('SYNCED');
+      expect(await h.versions(h.rawKey(id))).toHaveLength(1);
+    }
+    expect(upgraded.types).toContain('AWS::DynamoDB::Table');
+    expect(await h.queueDepth(h.res.dlqUrl)).toBe(0);
+    expect(h.sim.http429()).toBe(0);
+  }, 60_000);
+
+  let kept: Awaited<ReturnType<typeof destroyStack>>['kept'];
+  let storedBefore: Map<string, number>;
+  let queued: string[];
+
+  it('cdk destroy keeps bucket, table, key and the queued work', async () => {
+    // Two new activities are enqueued, then the stack goes before any fetcher runs.
+    queued = [h.addFinishedActivity(), h.addFinishedActivity()];
+    added.push(...queued);
+    const runs = await h.runScheduler();
+    expect(runs[0]?.enqueued).toBeGreaterThanOrEqual(queued.length);
+    storedBefore = await h.storedActivities();
+    const d = await destroyStack(h);
+    kept = d.kept;
+    expect(d.queueDepth).toBeGreaterThanOrEqual(queued.length);
+    for (const id of queued) expect((await h.item(id))?.status).toBe('ENQUEUED');
+    await expect(h.runScheduler()).rejects.toThrow(/destroyed/);
+  });
+
+  it('redeploy adopting the data: no data resources created, queued work heals, nothing re-fetched', async () => {
+    // Minutes pass between destroy and redeploy: the handlers' clock moves on (the leases of
+    // the stranded messages and the change log's 2-minute overlap expire); the simulator's
+    // rate-limit window is waited out in real time so the budget's view and Runkeeper's agree.
+    h.clock = { ...systemClock, now: () => Date.now() + LATER_MS };
+    await new Promise((res) => setTimeout(res, h.opts.rateLimitWindowSeconds * 1000 + 100));
+    const calls = h.sim.callLog.length;
+    const r = await redeployAdopting(h, kept);
+    for (const type of ['AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::KMS::Key']) {
+      expect(r.types).not.toContain(type);
+    }
+    // The new functions name the adopted data exactly as the old ones did; only the queue is new.
+    for (const fn of ['scheduler', 'fetcher'] as const) {
+      expect(r.after[fn]).toMatchObject({
+        TABLE_NAME: r.before[fn].TABLE_NAME,
+        BUCKET_NAME: r.before[fn].BUCKET_NAME,
+        TOKEN_PARAM_PREFIX: r.before[fn].TOKEN_PARAM_PREFIX,
+      });
+      expect(r.after[fn].QUEUE_URL).not.toBe(r.before[fn].QUEUE_URL);
+    }
+    expect(r.after.callback.TOKEN_KMS_KEY_ID).toBe(kept.kmsKeyArn);
+    // The messages stranded in the old queue are re-enqueued once their lease has run out.
+    const runs = await h.runScheduler();
+    expect(runs[0]?.enqueued).toBeGreaterThanOrEqual(queued.length);
+    await h.drain();
+    for (const id of queued) {
+      expect((await h.item(id))?.status).toBe('SYNCED');
+      expect(await h.versions(h.rawKey(id))).toHaveLength(1);
+    }
+    // Only the stranded activities were fetched again; the backfilled history was not.
+    // Only activities added during this test were fetched (the stranded ones, and recent ones
+    // whose upstream document changed when a neighbour was added); the backfilled history was not.
+    const fetched = new Set(documentFetches(calls));
+    for (const id of queued) expect(fetched).toContain(id);
+    expect([...fetched].filter((id) => !added.includes(id))).toEqual([]);
+    const storedAfter = await h.storedActivities();
+    const history = [...storedBefore].filter(([id]) => !added.includes(id));
+    expect(history.length).toBe(ACTIVITIES);
+    for (const [id, n] of history) expect(storedAfter.get(id), id).toBe(n);
+  }, 60_000);
+
+  it('after the redeploy an idle run is one call: nothing enqueued, no S3 request', async () => {
+    const idle = await h.idleRun();
+    expect(idle.apiCalls).toBe(1);
+    expect(idle.paths).toEqual(['/changeLog']);
+    expect(idle.enqueued).toBe(0);
+    expect(idle.queueDepth).toBe(0);
+    expect(idle.requests.S3 ?? 0).toBe(0);
+    // The token stored by the first stack is read by the new one: no re-authorisation.
+    expect(h.token).not.toBe('');
+  });
+
+  it('point-in-time restore of the table, adopted by a redeploy: same ledger, idle run one call', async () => {
+    const before = await h.counts();
+    const drill = await restoreTableDrill(h, kept.tableName);
+    expect(drill).toMatchObject({
+      indexes: ['byWork'],
+      deletionProtection: true,
+      pitr: 'ENABLED',
+      ttl: 'expiresAt',
+    });
+    await redeployAdopting(h, { ...kept, tableName: drill.target });
+    expect(h.envs.scheduler.TABLE_NAME).toBe(drill.target);
+    expect(await h.counts()).toEqual(before);
+    const calls = h.sim.callLog.length;
+    const idle = await h.idleRun();
+    expect(idle.apiCalls).toBe(1);
+    expect(idle.enqueued).toBe(0);
+    expect(documentFetches(calls)).toEqual([]);
+  }, 60_000);
+
+  it('invariants hold across the lifecycle: no loss, no duplicates, budget, no secret logged', async () => {
+    const inv = await h.invariants({ deleted: [], edited: [] });
+    expect(inv.notSynced).toEqual([]);
+    expect(inv.missing).toEqual([]);
+    expect(inv.duplicateWrites).toEqual([]);
+    expect(inv.storedKeys).toBe(ACTIVITIES + added.length);
+    expect(inv.maxCallsInWindow).toBeLessThanOrEqual(inv.limit);
+    expect(inv.http429).toBe(0);
+    expect(inv.dlqDepth).toBe(0);
+    expect(inv.leakedSecrets).toBe(0);
+  });
+});
