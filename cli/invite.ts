@@ -4,12 +4,12 @@
  * the stack's table, with the owner's own AWS credentials (the default credential chain), and
  * prints the link once; nobody who merely finds the authorise URL can link an account.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAuthStateStore } from '../functions/adapters/aws/dynamo.ts';
 import { hashSecret, newSecret } from '../functions/core/sync/link.ts';
 import { CliError, EXIT } from './errors.ts';
+import { requireOutput, stackOutputs } from './stack-outputs.ts';
 
 export interface InviteOptions {
   outputs?: string;
@@ -20,34 +20,19 @@ export interface InviteOptions {
   hours: number;
 }
 
-/** Table name and authorise URL from flags, or from `cdk deploy --outputs-file` JSON. */
-export function resolveTarget(o: InviteOptions): { table: string; authorizeUrl: string } {
+/**
+ * Table name and authorise URL from flags, else from the stack's outputs: `--outputs` /
+ * ./cdk-outputs.json (`npm run deploy`), or CloudFormation (`npx cdk deploy`, `--stack`).
+ */
+export async function resolveTarget(
+  o: InviteOptions,
+): Promise<{ table: string; authorizeUrl: string }> {
   let table = o.table;
   let url = o.authorizeUrl;
-  const file = o.outputs ?? (existsSync('cdk-outputs.json') ? 'cdk-outputs.json' : undefined);
-  if ((!table || !url) && file) {
-    let all: Record<string, Record<string, string>>;
-    try {
-      all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
-    } catch {
-      throw new CliError(`cannot read stack outputs from ${file}`, EXIT.usage);
-    }
-    const names = Object.keys(all);
-    const name = o.stack ?? (names.length === 1 ? names[0] : undefined);
-    if (!name || !all[name]) {
-      throw new CliError(
-        `choose a stack with --stack (outputs file has: ${names.join(', ') || 'none'})`,
-        EXIT.usage,
-      );
-    }
-    table ??= all[name].TableName;
-    url ??= all[name].AuthorizeUrl;
-  }
   if (!table || !url) {
-    throw new CliError(
-      'need --table and --authorize-url (or the cdk-outputs.json that `npm run deploy` writes)',
-      EXIT.usage,
-    );
+    const out = await stackOutputs(o);
+    table ??= requireOutput(out, 'TableName');
+    url ??= requireOutput(out, 'AuthorizeUrl');
   }
   let u: URL;
   try {
@@ -69,7 +54,7 @@ export async function mintStackInvite(
   if (!Number.isFinite(o.hours) || o.hours <= 0 || o.hours > 168) {
     throw new CliError('--hours must be between 0 and 168', EXIT.usage);
   }
-  const { table, authorizeUrl } = resolveTarget(o);
+  const { table, authorizeUrl } = await resolveTarget(o);
   const db =
     client ??
     DynamoDBDocumentClient.from(new DynamoDBClient(o.region ? { region: o.region } : {}), {

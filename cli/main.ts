@@ -484,7 +484,10 @@ program
     '--outputs <file>',
     'stack outputs written by `npm run deploy` (default: ./cdk-outputs.json)',
   )
-  .option('--stack <name>', 'which stack in the outputs file')
+  .option(
+    '--stack <name>',
+    'the stack: which one in the outputs file, or (no outputs file) the CloudFormation stack to read the outputs from (default RkSync)',
+  )
   .option('--table <name>', 'the TableName output (instead of --outputs)')
   .option('--authorize-url <url>', 'the AuthorizeUrl output (instead of --outputs)')
   .option('--region <region>', 'AWS region (default: your AWS configuration)')
