@@ -1,6 +1,6 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo, export, import, invite. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import, invite, restore. See `rk-sync --help` (exit codes in cli/errors.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { CliError, EXIT, EXIT_CODES_HELP, Interrupted } from './errors.ts';
 import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
 import { chooseMode, type Reporter } from './progress.ts';
+import { describeRestore, runRestore } from './restore.ts';
 import {
   type ConfigFile,
   configRate,
@@ -514,6 +515,36 @@ program
       }
     },
   );
+
+program
+  .command('restore')
+  .description(
+    "AWS deployment: bring back deleted or overwritten archive objects from the bucket's S3 versions, choosing the revision the ledger records. Uses your AWS credentials.",
+  )
+  .option('--activity <id>', 'one activity: its raw document, as the ledger records it')
+  .option('--feed <feed>', "the activity's feed", 'fitnessActivities')
+  .option('--key <key>', 'one object by key (newest stored version, or --version-id)')
+  .option('--version-id <id>', 'with --key: the version to bring back')
+  .option('--all', "every stored activity whose current object is not the ledger's revision")
+  .option('--user-id <id>', 'the Runkeeper user (default: the only linked account)')
+  .option('--dry-run', 'report what would be restored, change nothing')
+  .option(
+    '--stack <name>',
+    'the CloudFormation stack (default RkSync) when there is no cdk-outputs.json',
+  )
+  .option('--outputs <file>', 'stack outputs written by `npm run deploy`')
+  .option('--bucket <name>', 'the BucketName output (instead of the stack outputs)')
+  .option('--table <name>', 'the TableName output (instead of the stack outputs)')
+  .option('--region <region>', 'AWS region (default: your AWS configuration)')
+  .action(async (opts, cmd: Command) => {
+    const { g } = settingsOf(cmd);
+    const feeds = parseFeeds(String(opts.feed));
+    if (feeds.length !== 1) throw new CliError('--feed takes one feed', EXIT.usage);
+    const r = await runRestore({ ...opts, feed: feeds[0]! });
+    if (g.json) out(JSON.stringify(r));
+    else out(describeRestore(r, opts.dryRun === true));
+    if (r.results.some((x) => x.action === 'missing')) exitCode = EXIT.failed;
+  });
 
 function parseFeedsCfg(v: string | string[]): FeedName[] {
   try {

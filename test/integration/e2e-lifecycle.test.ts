@@ -2,11 +2,16 @@
  * Issue #17, the AWS lifecycle on moto + the simulator: deploy → backfill → upgrade the code
  * in place with messages in flight and a scheduler mid-run → `cdk destroy` (data kept, work
  * still queued) → redeploy adopting the retained bucket, table and key → the queued work
- * heals, an idle run costs one API call and nothing is fetched twice → a point-in-time
+ * heals, an idle run costs one API call and nothing is fetched twice → `rk-sync restore`
+ * brings back a deleted and an overwritten object from S3 versions → a point-in-time
  * restore of the table, adopted by another redeploy → invariants. docs/DEPLOY.md §10–§12.
  */
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../functions/core/clock.ts';
+import { REGION } from '../helpers/aws-env.ts';
+import { createOutputsStack } from '../helpers/cfn-stack.ts';
+import { runCli } from '../helpers/cli.ts';
 import { DeployedHarness } from '../helpers/deployed-harness.ts';
 import {
   deliverOne,
@@ -19,7 +24,17 @@ import {
 const ACTIVITIES = 60;
 /** The redeploy comes this long after the destroy (past the lease and change-log overlap). */
 const LATER_MS = 3 * 60_000;
+const STACK = 'RkSyncLifecycle';
 const h = new DeployedHarness({ activities: ACTIVITIES });
+
+async function currentHash(key: string): Promise<string | undefined> {
+  try {
+    const r = await h.c.s3.send(new HeadObjectCommand({ Bucket: h.res.bucketName, Key: key }));
+    return r.Metadata?.sha256;
+  } catch {
+    return undefined;
+  }
+}
 const added: string[] = [];
 
 /** Activity documents fetched since call-log position `n` (GET /fitnessActivities/{id}). */
@@ -149,6 +164,60 @@ describe('AWS lifecycle on moto + simulator', () => {
     // The token stored by the first stack is read by the new one: no re-authorisation.
     expect(h.token).not.toBe('');
   });
+
+  it('restore drill: rk-sync restore brings back a deleted and an overwritten object from S3 versions', async () => {
+    await createOutputsStack(h.moto.endpoint, STACK, {
+      BucketName: h.res.bucketName,
+      TableName: h.res.tableName,
+    });
+    const [gone, clobbered, other] = h.finishedIds().filter((id) => !added.includes(id));
+    const bucket = h.res.bucketName;
+    const gpx = `gpx/${h.userId}/fitnessActivities/${other}.gpx`;
+    await h.c.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: h.rawKey(gone!) }));
+    await h.c.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: h.rawKey(clobbered!), Body: '{"oops":1}' }),
+    );
+    await h.c.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: gpx }));
+    const cli = (...args: string[]) =>
+      runCli(['--json', 'restore', '--stack', STACK, ...args], {
+        AWS_ENDPOINT_URL: h.moto.endpoint,
+        AWS_REGION: REGION,
+        AWS_ACCESS_KEY_ID: 'testing',
+        AWS_SECRET_ACCESS_KEY: 'testing',
+      });
+    const report = async (args: string[]) => {
+      const r = await cli(...args);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { checked?: number; results: Record<string, string>[] };
+    };
+    const actions = (r: { results: Record<string, string>[] }) =>
+      Object.fromEntries(r.results.map((x) => [x.key, x.action]));
+    const expected = { [h.rawKey(gone!)]: 'undelete', [h.rawKey(clobbered!)]: 'copy' };
+    // --dry-run reports and changes nothing.
+    expect(actions(await report(['--all', '--dry-run']))).toEqual(expected);
+    expect(await currentHash(h.rawKey(gone!))).toBeUndefined();
+    const all = await report(['--all']);
+    expect(actions(all)).toEqual(expected);
+    for (const id of [gone!, clobbered!]) {
+      expect(await currentHash(h.rawKey(id))).toBe((await h.item(id))?.contentHash);
+    }
+    // The overwrite stays in the history; the undeleted version is current again with its id.
+    expect(await h.versions(h.rawKey(clobbered!))).toHaveLength(3);
+    expect(all.results.find((x) => x.action === 'undelete')?.currentVersion).toBe(
+      (await h.item(gone!))?.versionId,
+    );
+    // Everything matches the ledger now; a second run restores nothing.
+    const again = await report(['--all']);
+    expect(again.results).toEqual([]);
+    expect(again.checked).toBeGreaterThanOrEqual(ACTIVITIES);
+    // Any object by key (a derived file has no ledger record of its own).
+    expect(actions(await report(['--key', gpx]))).toEqual({ [gpx]: 'undelete' });
+    expect(await currentHash(gpx)).toMatch(/^[0-9a-f]{64}$/);
+    // The scheduler sees no change: restoring is not a reason to fetch.
+    const idle = await h.idleRun();
+    expect(idle.apiCalls).toBe(1);
+    expect(idle.enqueued).toBe(0);
+  }, 90_000);
 
   it('point-in-time restore of the table, adopted by a redeploy: same ledger, idle run one call', async () => {
     const before = await h.counts();
