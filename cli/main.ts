@@ -1,6 +1,8 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
  * Commands: auth, sync, status, demo, export, import, invite, restore. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Long because it is the one place every command's options and action are wired; the logic
+ * lives in the per-command files (sync.ts, status.ts, invite.ts, restore.ts, …).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { CliError, EXIT, EXIT_CODES_HELP, Interrupted } from './errors.ts';
 import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
 import { chooseMode, type Reporter } from './progress.ts';
-import { describeRestore, runRestore } from './restore.ts';
+import { describeRestore, restoreCommand, runRestore } from './restore.ts';
 import {
   type ConfigFile,
   configRate,
@@ -30,6 +32,7 @@ import {
   urlOption,
 } from './settings.ts';
 import { describeStatus, statusReport } from './status.ts';
+import { awsStatusReport, describeAwsStatus } from './status-aws.ts';
 import { describeSummary, runSync } from './sync.ts';
 
 interface GlobalOpts {
@@ -281,9 +284,30 @@ program
     "the API's window (for the budget view)",
     positiveNumber(86_400),
   )
+  .option('--aws', 'the AWS deployment instead of the local data (stack outputs: see --stack)')
+  .option(
+    '--stack <name>',
+    'the AWS deployment of this CloudFormation stack (implies --aws; default RkSync)',
+  )
+  .option('--outputs <file>', 'with --aws: stack outputs written by `npm run deploy`')
+  .option('--region <region>', 'with --aws: AWS region (default: your AWS configuration)')
   .action(async (opts, cmd: Command) => {
     const { g, cfg, dataDir } = settingsOf(cmd);
     const rate = configRate(cfg);
+    if (opts.aws || opts.stack !== undefined) {
+      const r = await awsStatusReport(opts, {
+        limit: pick<number>(opts.rateLimit, rate.calls, DEFAULTS.rateLimit),
+        windowSeconds: pick<number>(
+          opts.rateWindow,
+          rate.windowSeconds,
+          DEFAULTS.rateWindowSeconds,
+        ),
+      });
+      if (g.json) out(JSON.stringify(r));
+      else out(describeAwsStatus(r, Date.now()));
+      if (r.accounts.length === 0) exitCode = EXIT.unauthorised;
+      return;
+    }
     let stores: ReturnType<typeof openLocal>;
     try {
       stores = openLocal(dataDir, { mustExist: true });
@@ -516,35 +540,15 @@ program
     },
   );
 
-program
-  .command('restore')
-  .description(
-    "AWS deployment: bring back deleted or overwritten archive objects from the bucket's S3 versions, choosing the revision the ledger records. Uses your AWS credentials.",
-  )
-  .option('--activity <id>', 'one activity: its raw document, as the ledger records it')
-  .option('--feed <feed>', "the activity's feed", 'fitnessActivities')
-  .option('--key <key>', 'one object by key (newest stored version, or --version-id)')
-  .option('--version-id <id>', 'with --key: the version to bring back')
-  .option('--all', "every stored activity whose current object is not the ledger's revision")
-  .option('--user-id <id>', 'the Runkeeper user (default: the only linked account)')
-  .option('--dry-run', 'report what would be restored, change nothing')
-  .option(
-    '--stack <name>',
-    'the CloudFormation stack (default RkSync) when there is no cdk-outputs.json',
-  )
-  .option('--outputs <file>', 'stack outputs written by `npm run deploy`')
-  .option('--bucket <name>', 'the BucketName output (instead of the stack outputs)')
-  .option('--table <name>', 'the TableName output (instead of the stack outputs)')
-  .option('--region <region>', 'AWS region (default: your AWS configuration)')
-  .action(async (opts, cmd: Command) => {
-    const { g } = settingsOf(cmd);
-    const feeds = parseFeeds(String(opts.feed));
-    if (feeds.length !== 1) throw new CliError('--feed takes one feed', EXIT.usage);
-    const r = await runRestore({ ...opts, feed: feeds[0]! });
-    if (g.json) out(JSON.stringify(r));
-    else out(describeRestore(r, opts.dryRun === true));
-    if (r.results.some((x) => x.action === 'missing')) exitCode = EXIT.failed;
-  });
+restoreCommand(program).action(async (opts, cmd: Command) => {
+  const { g } = settingsOf(cmd);
+  const feeds = parseFeeds(String(opts.feed));
+  if (feeds.length !== 1) throw new CliError('--feed takes one feed', EXIT.usage);
+  const r = await runRestore({ ...opts, feed: feeds[0]! });
+  if (g.json) out(JSON.stringify(r));
+  else out(describeRestore(r, opts.dryRun === true));
+  if (r.results.some((x) => x.action === 'missing')) exitCode = EXIT.failed;
+});
 
 function parseFeedsCfg(v: string | string[]): FeedName[] {
   try {

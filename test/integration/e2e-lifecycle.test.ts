@@ -3,11 +3,19 @@
  * in place with messages in flight and a scheduler mid-run → `cdk destroy` (data kept, work
  * still queued) → redeploy adopting the retained bucket, table and key → the queued work
  * heals, an idle run costs one API call and nothing is fetched twice → `rk-sync restore`
- * brings back a deleted and an overwritten object from S3 versions → a point-in-time
+ * brings back a deleted and an overwritten object from S3 versions → `rk-sync status --stack`
+ * shows the deployment → a point-in-time
  * restore of the table, adopted by another redeploy → invariants. docs/DEPLOY.md §10–§12.
  */
+import {
+  CloudWatchClient,
+  PutMetricAlarmCommand,
+  SetAlarmStateCommand,
+} from '@aws-sdk/client-cloudwatch';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AwsStatusReport } from '../../cli/status-aws.ts';
 import { systemClock } from '../../functions/core/clock.ts';
 import { REGION } from '../helpers/aws-env.ts';
 import { createOutputsStack } from '../helpers/cfn-stack.ts';
@@ -25,6 +33,13 @@ const ACTIVITIES = 60;
 /** The redeploy comes this long after the destroy (past the lease and change-log overlap). */
 const LATER_MS = 3 * 60_000;
 const STACK = 'RkSyncLifecycle';
+const TOPIC = `arn:aws:sns:${REGION}:123456789012:${STACK}-AlarmTopic`;
+const AWS_ENV = () => ({
+  AWS_ENDPOINT_URL: h.moto.endpoint,
+  AWS_REGION: REGION,
+  AWS_ACCESS_KEY_ID: 'testing',
+  AWS_SECRET_ACCESS_KEY: 'testing',
+});
 const h = new DeployedHarness({ activities: ACTIVITIES });
 
 async function currentHash(key: string): Promise<string | undefined> {
@@ -169,6 +184,9 @@ describe('AWS lifecycle on moto + simulator', () => {
     await createOutputsStack(h.moto.endpoint, STACK, {
       BucketName: h.res.bucketName,
       TableName: h.res.tableName,
+      QueueUrl: h.res.queueUrl,
+      DeadLetterQueueUrl: h.res.dlqUrl,
+      AlarmTopicArn: TOPIC,
     });
     const [gone, clobbered, other] = h.finishedIds().filter((id) => !added.includes(id));
     const bucket = h.res.bucketName;
@@ -179,12 +197,7 @@ describe('AWS lifecycle on moto + simulator', () => {
     );
     await h.c.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: gpx }));
     const cli = (...args: string[]) =>
-      runCli(['--json', 'restore', '--stack', STACK, ...args], {
-        AWS_ENDPOINT_URL: h.moto.endpoint,
-        AWS_REGION: REGION,
-        AWS_ACCESS_KEY_ID: 'testing',
-        AWS_SECRET_ACCESS_KEY: 'testing',
-      });
+      runCli(['--json', 'restore', '--stack', STACK, ...args], AWS_ENV());
     const report = async (args: string[]) => {
       const r = await cli(...args);
       expect(r.code, r.stderr).toBe(0);
@@ -218,6 +231,83 @@ describe('AWS lifecycle on moto + simulator', () => {
     expect(idle.apiCalls).toBe(1);
     expect(idle.enqueued).toBe(0);
   }, 90_000);
+
+  it('rk-sync status --stack: ledger counts, budget, last run, queue and DLQ depth, alarms', async () => {
+    const cw = new CloudWatchClient({
+      endpoint: h.moto.endpoint,
+      region: REGION,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    for (const name of ['DeadLetterQueueAlarm', 'AccountRevokedAlarm']) {
+      await cw.send(
+        new PutMetricAlarmCommand({
+          AlarmName: `${STACK}-${name}-1A2B3C`,
+          AlarmActions: [TOPIC],
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Statistic: 'Maximum',
+          Period: 300,
+          EvaluationPeriods: 1,
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        }),
+      );
+    }
+    // An unrelated alarm (not on the stack's topic) is not shown.
+    await cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: 'SomeoneElses',
+        Namespace: 'AWS/SQS',
+        MetricName: 'X',
+        Statistic: 'Maximum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    );
+    await cw.send(
+      new SetAlarmStateCommand({
+        AlarmName: `${STACK}-DeadLetterQueueAlarm-1A2B3C`,
+        StateValue: 'ALARM',
+        StateReason: 'a fetch message reached the DLQ',
+      }),
+    );
+    await h.c.sqs.send(new SendMessageCommand({ QueueUrl: h.res.dlqUrl, MessageBody: '{}' }));
+    const r = await runCli(
+      ['--json', 'status', '--stack', STACK, '--rate-limit', '60', '--rate-window', '2'],
+      AWS_ENV(),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as AwsStatusReport;
+    const c = await h.counts();
+    expect(s.table).toBe(h.res.tableName);
+    expect(s.accounts).toHaveLength(1);
+    expect(s.accounts[0]).toMatchObject({
+      userId: h.userId,
+      status: 'ACTIVE',
+      counts: { synced: c.SYNCED, pending: c.PENDING, enqueued: c.ENQUEUED, deleted: c.DELETED },
+      budget: { limit: 60 },
+    });
+    // The window as the budget enforces it: the API's 2 s plus its safety guard.
+    expect(s.accounts[0]?.budget.windowSeconds).toBeGreaterThanOrEqual(2);
+    expect(s.accounts[0]?.lastSchedulerRunAt).toMatch(/^\d{4}-/);
+    expect(s.accounts[0]?.lastSchedulerRun?.apiCalls).toBe(1);
+    expect(s.deadLetterDepth).toBe(1);
+    expect(s.queueDepth).toBe(0);
+    expect(s.bucketVersioning).toBe('Enabled');
+    expect(Object.fromEntries(s.alarms.map((a) => [a.name.split('-')[1], a.state]))).toEqual({
+      DeadLetterQueueAlarm: 'ALARM',
+      AccountRevokedAlarm: 'OK',
+    });
+    // The human form says the same in lines.
+    const text = await runCli(['status', '--stack', STACK], AWS_ENV());
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`synced ${c.SYNCED}`);
+    expect(text.stdout).toContain('dead-letter queue: 1');
+    expect(text.stdout).toMatch(/DeadLetterQueueAlarm-1A2B3C: ALARM/);
+    await h.c.sqs.send(new PurgeQueueCommand({ QueueUrl: h.res.dlqUrl }));
+  }, 60_000);
 
   it('point-in-time restore of the table, adopted by a redeploy: same ledger, idle run one call', async () => {
     const before = await h.counts();
