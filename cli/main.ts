@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { zipFromFile } from '../functions/adapters/zip.ts';
 import { systemClock } from '../functions/core/clock.ts';
+import { deletedIdsInArchive } from '../functions/core/export/deleted-ids.ts';
 import { rerenderAll } from '../functions/core/export/derive.ts';
 import { importExportZip } from '../functions/core/import/archive.ts';
 import type { FeedName } from '../functions/core/keys.ts';
@@ -294,15 +295,12 @@ program
   .action(async (opts, cmd: Command) => {
     const { g, cfg, dataDir } = settingsOf(cmd);
     const rate = configRate(cfg);
+    const budgetRate = {
+      limit: pick<number>(opts.rateLimit, rate.calls, DEFAULTS.rateLimit),
+      windowSeconds: pick<number>(opts.rateWindow, rate.windowSeconds, DEFAULTS.rateWindowSeconds),
+    };
     if (opts.aws || opts.stack !== undefined) {
-      const r = await awsStatusReport(opts, {
-        limit: pick<number>(opts.rateLimit, rate.calls, DEFAULTS.rateLimit),
-        windowSeconds: pick<number>(
-          opts.rateWindow,
-          rate.windowSeconds,
-          DEFAULTS.rateWindowSeconds,
-        ),
-      });
+      const r = await awsStatusReport(opts, budgetRate);
       if (g.json) out(JSON.stringify(r));
       else out(describeAwsStatus(r, Date.now()));
       if (r.accounts.length === 0) exitCode = EXIT.unauthorised;
@@ -321,14 +319,7 @@ program
       throw e;
     }
     try {
-      const r = await statusReport(stores, systemClock, {
-        limit: pick<number>(opts.rateLimit, rate.calls, DEFAULTS.rateLimit),
-        windowSeconds: pick<number>(
-          opts.rateWindow,
-          rate.windowSeconds,
-          DEFAULTS.rateWindowSeconds,
-        ),
-      });
+      const r = await statusReport(stores, systemClock, budgetRate);
       if (g.json) out(JSON.stringify(r));
       else out(describeStatus(r, Date.now()));
       if (r.accounts.length === 0) exitCode = EXIT.unauthorised;
@@ -404,7 +395,8 @@ program
     const fit = opts.fit ? await import('../functions/core/export/fit.ts') : undefined;
     let stores: ReturnType<typeof openLocal>;
     try {
-      stores = openLocal(dataDir, { mustExist: true });
+      // A folder with raw/ but no state yet (an `aws s3 sync` copy of the AWS bucket) is accepted.
+      stores = openLocal(dataDir, { mustExist: !existsSync(resolve(dataDir, 'raw')) });
     } catch (e) {
       if (e instanceof CliError && /^no rk-sync data/.test(e.message)) {
         throw new CliError(`${e.message}; nothing to export`, EXIT.usage);
@@ -429,7 +421,11 @@ program
         ...(existsSync(rawDir) ? readdirSync(rawDir).filter((d) => /^[0-9]{1,20}$/.test(d)) : []),
       ]);
       for (const userId of userIds) {
-        const deleted = new Set((await stores.ledger.list(userId, 'DELETED')).map((it) => it.id));
+        // No ledger for this user (a copy of the AWS bucket): the archive's own index has the marks.
+        const deleted =
+          (await stores.ledger.list(userId)).length > 0
+            ? new Set((await stores.ledger.list(userId, 'DELETED')).map((it) => it.id))
+            : await deletedIdsInArchive(stores.store, userId);
         results.push({
           userId,
           ...(await rerenderAll(stores.store, userId, log, deleted)),

@@ -9,13 +9,14 @@
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   DynamoAccountStore,
   DynamoBudgetStore,
   DynamoLedger,
 } from '../functions/adapters/aws/dynamo.ts';
+import { queueDepth } from '../functions/adapters/aws/queue-depth.ts';
 import { budgetKey, SlidingWindowBudget } from '../functions/core/budget.ts';
 import { CliError, EXIT } from './errors.ts';
 import { formatDuration } from './progress.ts';
@@ -57,23 +58,7 @@ export interface AwsStatusReport {
 const iso = (t: number | undefined) => (t ? new Date(t).toISOString() : undefined);
 
 async function depth(sqs: SQSClient, url: string | undefined): Promise<number | undefined> {
-  if (!url) return undefined;
-  const r = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  const a = r.Attributes ?? {};
-  return (
-    Number(a.ApproximateNumberOfMessages ?? 0) +
-    Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
+  return url ? queueDepth(sqs, url) : undefined;
 }
 
 export async function awsStatusReport(

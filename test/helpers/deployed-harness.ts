@@ -13,13 +13,10 @@
  */
 
 import { HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
-import {
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { DynamoAccountStore, DynamoLedger } from '../../functions/adapters/aws/dynamo.ts';
+import { queueDepth } from '../../functions/adapters/aws/queue-depth.ts';
 import { S3ObjectStore } from '../../functions/adapters/aws/s3.ts';
 import { SqsWorkQueue, SsmTokenStore } from '../../functions/adapters/aws/sqs-ssm.ts';
 import { type Clock, systemClock } from '../../functions/core/clock.ts';
@@ -314,23 +311,8 @@ export class DeployedHarness {
     return (await h(SCHEDULED_EVENT, CTX)).runs;
   }
 
-  async queueDepth(url = this.res.queueUrl): Promise<number> {
-    const r = await this.c.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: [
-          'ApproximateNumberOfMessages',
-          'ApproximateNumberOfMessagesNotVisible',
-          'ApproximateNumberOfMessagesDelayed',
-        ],
-      }),
-    );
-    const a = r.Attributes ?? {};
-    return (
-      Number(a.ApproximateNumberOfMessages ?? 0) +
-      Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-      Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
-    );
+  queueDepth(url = this.res.queueUrl): Promise<number> {
+    return queueDepth(this.c.sqs, url);
   }
 
   async #receive(waitSeconds: number) {
@@ -343,6 +325,32 @@ export class DeployedHarness {
       }),
     );
     return r.Messages?.[0];
+  }
+
+  /**
+   * The event source mapping's part for one received message: invoke the fetcher with it and
+   * delete it unless reported as a batch item failure. Returns false on a failure.
+   */
+  async deliver(fetcher: Fetcher, m: Message): Promise<boolean> {
+    const res = await fetcher(
+      {
+        Records: [
+          {
+            messageId: m.MessageId!,
+            receiptHandle: m.ReceiptHandle!,
+            body: m.Body ?? '',
+            attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount },
+            eventSource: 'aws:sqs',
+          },
+        ],
+      },
+      CTX,
+    );
+    if (res.batchItemFailures.some((f) => f.itemIdentifier === m.MessageId)) return false;
+    await this.c.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: this.res.queueUrl, ReceiptHandle: m.ReceiptHandle }),
+    );
+    return true;
   }
 
   /**
@@ -374,26 +382,7 @@ export class DeployedHarness {
         continue;
       }
       s.delivered++;
-      const res = await fetcher(
-        {
-          Records: [
-            {
-              messageId: m.MessageId!,
-              receiptHandle: m.ReceiptHandle!,
-              body: m.Body ?? '',
-              attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount },
-              eventSource: 'aws:sqs',
-            },
-          ],
-        },
-        CTX,
-      );
-      if (res.batchItemFailures.some((f) => f.itemIdentifier === m.MessageId)) s.failures++;
-      else {
-        await this.c.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: this.res.queueUrl, ReceiptHandle: m.ReceiptHandle }),
-        );
-      }
+      if (!(await this.deliver(fetcher, m))) s.failures++;
     }
     s.ms = Date.now() - t0;
     return s;

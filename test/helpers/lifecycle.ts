@@ -14,7 +14,7 @@ import {
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoLedger } from '../../functions/adapters/aws/dynamo.ts';
 import { createQueues, functionFacts, synthTemplate, uniqueName } from './aws-env.ts';
 import type { DeployedHarness } from './deployed-harness.ts';
@@ -22,7 +22,6 @@ import type { DeployedHarness } from './deployed-harness.ts';
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON
 type Json = any;
 type Fetcher = DeployedHarness['fetcher'];
-const CTX = { functionName: 'e2e', awsRequestId: 'e2e', getRemainingTimeInMillis: () => 30_000 };
 
 function resourceTypes(tpl: Json): string[] {
   return Object.values(tpl.Resources as Record<string, { Type: string }>).map((r) => r.Type);
@@ -55,25 +54,7 @@ export async function deliverOne(h: DeployedHarness, fetcher: Fetcher): Promise<
   );
   const m = r.Messages?.[0];
   if (!m) return false;
-  const res = await fetcher(
-    {
-      Records: [
-        {
-          messageId: m.MessageId!,
-          receiptHandle: m.ReceiptHandle!,
-          body: m.Body ?? '',
-          attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount },
-          eventSource: 'aws:sqs',
-        },
-      ],
-    },
-    CTX,
-  );
-  if (!res.batchItemFailures.some((f) => f.itemIdentifier === m.MessageId)) {
-    await h.c.sqs.send(
-      new DeleteMessageCommand({ QueueUrl: h.res.queueUrl, ReceiptHandle: m.ReceiptHandle }),
-    );
-  }
+  await h.deliver(fetcher, m);
   return true;
 }
 

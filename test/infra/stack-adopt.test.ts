@@ -37,7 +37,10 @@ function ofType(res: Record<string, CfnResource>, type: string): [string, CfnRes
 }
 function env(res: Record<string, CfnResource>, name: string): Json {
   const fn = ofType(res, 'AWS::Lambda::Function').find(([id]) => id.startsWith(`${name}Function`));
-  return (fn?.[1].Properties?.Environment as { Variables: Json }).Variables;
+  if (!fn) throw new Error(`no ${name} function`);
+  const vars = (fn[1].Properties?.Environment as { Variables?: Json } | undefined)?.Variables;
+  if (!vars) throw new Error(`${name} has no environment`);
+  return vars;
 }
 function statements(res: Record<string, CfnResource>): string {
   return JSON.stringify(

@@ -4,9 +4,14 @@
  * still queued) → redeploy adopting the retained bucket, table and key → the queued work
  * heals, an idle run costs one API call and nothing is fetched twice → `rk-sync restore`
  * brings back a deleted and an overwritten object from S3 versions → `rk-sync status --stack`
- * shows the deployment → a point-in-time
- * restore of the table, adopted by another redeploy → invariants. docs/DEPLOY.md §10–§12.
+ * shows the deployment → a point-in-time restore of the table, adopted by another redeploy →
+ * a copy of the bucket (`aws s3 sync`) re-rendered by `rk-sync export` → invariants.
+ * docs/DEPLOY.md §9–§13.
  */
+
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   CloudWatchClient,
   PutMetricAlarmCommand,
@@ -16,6 +21,7 @@ import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-s
 import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsStatusReport } from '../../cli/status-aws.ts';
+import { S3ObjectStore } from '../../functions/adapters/aws/s3.ts';
 import { systemClock } from '../../functions/core/clock.ts';
 import { REGION } from '../helpers/aws-env.ts';
 import { createOutputsStack } from '../helpers/cfn-stack.ts';
@@ -51,6 +57,7 @@ async function currentHash(key: string): Promise<string | undefined> {
   }
 }
 const added: string[] = [];
+const deleted: string[] = [];
 
 /** Activity documents fetched since call-log position `n` (GET /fitnessActivities/{id}). */
 function documentFetches(n: number): string[] {
@@ -328,8 +335,45 @@ describe('AWS lifecycle on moto + simulator', () => {
     expect(documentFetches(calls)).toEqual([]);
   }, 60_000);
 
+  it('export before teardown: a copy of the bucket is accepted by rk-sync export, deletions kept', async () => {
+    const gone = h.finishedIds().filter((id) => !added.includes(id))[20]!;
+    deleted.push(gone);
+    expect((await h.deleteActivity(gone)).item?.status).toBe('DELETED');
+    const index = await h.rebuildIndex();
+    expect(index.runs[0]?.outcome).toBe('ok');
+    // `aws s3 sync s3://<BucketName> ./rk-export`: every current object, same keys.
+    const dir = mkdtempSync(path.join(tmpdir(), 'rk-export-'));
+    try {
+      const store = new S3ObjectStore(h.c.s3, h.res.bucketName);
+      let files = 0;
+      for await (const key of store.list('')) {
+        const file = path.join(dir, ...key.split('/'));
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(file, (await store.get(key)) ?? new Uint8Array());
+        files++;
+      }
+      expect(files).toBeGreaterThan(4 * ACTIVITIES);
+      const r = await runCli(['--data-dir', dir, '--json', 'export']);
+      expect(r.code, r.stderr).toBe(0);
+      const users = (
+        JSON.parse(r.stdout) as { users: { userId: string; rows: number; failed: number }[] }
+      ).users;
+      expect(users).toEqual([expect.objectContaining({ userId: h.userId, failed: 0 })]);
+      const ndjson = readFileSync(path.join(dir, 'index', h.userId, 'activities.ndjson'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { id: string; deleted: boolean });
+      // Same rows as the index the scheduler built in AWS, and the deletion is still marked.
+      expect(ndjson.map((x) => x.id).sort()).toEqual([...index.csvIds].sort());
+      expect(ndjson.filter((x) => x.deleted).map((x) => x.id)).toEqual([gone]);
+      expect(users[0]?.rows).toBe(ndjson.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
   it('invariants hold across the lifecycle: no loss, no duplicates, budget, no secret logged', async () => {
-    const inv = await h.invariants({ deleted: [], edited: [] });
+    const inv = await h.invariants({ deleted, edited: [] });
     expect(inv.notSynced).toEqual([]);
     expect(inv.missing).toEqual([]);
     expect(inv.duplicateWrites).toEqual([]);
