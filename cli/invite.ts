@@ -5,12 +5,12 @@
  * prints the link once; nobody who merely finds the authorise URL can link an account. Every
  * link needs one, the first included; once an owner is recorded the link is bound to them.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAuthStateStore } from '../functions/adapters/aws/dynamo.ts';
 import { hashSecret, newSecret } from '../functions/core/sync/link.ts';
 import { CliError, EXIT } from './errors.ts';
+import { requireOutput, type StackTarget, stackOutputs } from './stack-outputs.ts';
 
 export interface InviteOptions {
   outputs?: string;
@@ -21,44 +21,28 @@ export interface InviteOptions {
   hours: number;
 }
 
-/** Outputs of the stack from `cdk deploy --outputs-file` JSON (`--outputs`, else ./cdk-outputs.json). */
-export function resolveOutputs(
-  o: { outputs?: string; stack?: string },
+/** Named outputs of the stack: cdk-outputs.json (`--outputs`), else CloudFormation (`--stack`). */
+export async function resolveOutputs(
+  o: StackTarget,
   names: string[],
-): Record<string, string | undefined> {
-  const file = o.outputs ?? (existsSync('cdk-outputs.json') ? 'cdk-outputs.json' : undefined);
-  if (!file) return {};
-  let all: Record<string, Record<string, string>>;
-  try {
-    all = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
-  } catch {
-    throw new CliError(`cannot read stack outputs from ${file}`, EXIT.usage);
-  }
-  const stacks = Object.keys(all);
-  const name = o.stack ?? (stacks.length === 1 ? stacks[0] : undefined);
-  if (!name || !all[name]) {
-    throw new CliError(
-      `choose a stack with --stack (outputs file has: ${stacks.join(', ') || 'none'})`,
-      EXIT.usage,
-    );
-  }
-  return Object.fromEntries(names.map((n) => [n, all[name]?.[n]]));
+): Promise<Record<string, string | undefined>> {
+  const out = await stackOutputs(o);
+  return Object.fromEntries(names.map((n) => [n, out.values[n]]));
 }
 
-/** Table name and authorise URL from flags, or from `cdk deploy --outputs-file` JSON. */
-export function resolveTarget(o: InviteOptions): { table: string; authorizeUrl: string } {
+/**
+ * Table name and authorise URL from flags, else from the stack's outputs: `--outputs` /
+ * ./cdk-outputs.json (`npm run deploy`), or CloudFormation (`npx cdk deploy`, `--stack`).
+ */
+export async function resolveTarget(
+  o: InviteOptions,
+): Promise<{ table: string; authorizeUrl: string }> {
   let table = o.table;
   let url = o.authorizeUrl;
   if (!table || !url) {
-    const out = resolveOutputs(o, ['TableName', 'AuthorizeUrl']);
-    table ??= out.TableName;
-    url ??= out.AuthorizeUrl;
-  }
-  if (!table || !url) {
-    throw new CliError(
-      'need --table and --authorize-url (or the cdk-outputs.json that `npm run deploy` writes)',
-      EXIT.usage,
-    );
+    const out = await stackOutputs(o);
+    table ??= requireOutput(out, 'TableName');
+    url ??= requireOutput(out, 'AuthorizeUrl');
   }
   let u: URL;
   try {
@@ -80,7 +64,7 @@ export async function mintStackInvite(
   if (!Number.isFinite(o.hours) || o.hours <= 0 || o.hours > 168) {
     throw new CliError('--hours must be between 0 and 168', EXIT.usage);
   }
-  const { table, authorizeUrl } = resolveTarget(o);
+  const { table, authorizeUrl } = await resolveTarget(o);
   const db =
     client ??
     DynamoDBDocumentClient.from(new DynamoDBClient(o.region ? { region: o.region } : {}), {

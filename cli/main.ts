@@ -1,6 +1,9 @@
 /**
  * rk-sync: a complete, private backup of your Runkeeper data, on this machine.
- * Commands: auth, sync, status, demo, export, import, verify, report, invite, unlink, link strava, push strava. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Commands: auth, sync, status, demo, export, import, verify, report, invite, unlink, restore,
+ * link strava, push strava. See `rk-sync --help` (exit codes in cli/errors.ts).
+ * Long because it is the one place every command's options and action are wired; the logic
+ * lives in the per-command files (sync.ts, status.ts, invite.ts, restore.ts, …).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -8,6 +11,7 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { zipFromFile } from '../functions/adapters/zip.ts';
 import { systemClock } from '../functions/core/clock.ts';
+import { deletedIdsInArchive } from '../functions/core/export/deleted-ids.ts';
 import { buildManifest, rerenderAll } from '../functions/core/export/derive.ts';
 import { importExportZip } from '../functions/core/import/archive.ts';
 import type { FeedName } from '../functions/core/keys.ts';
@@ -24,6 +28,7 @@ import { chooseMode, type Reporter } from './progress.ts';
 import { registerStrava } from './push.ts';
 import { describeStravaDemo, runStravaDemo } from './push-demo.ts';
 import { refreshLocalReport, registerReportCommand } from './report.ts';
+import { describeRestore, restoreCommand, runRestore } from './restore.ts';
 import {
   type ConfigFile,
   configRate,
@@ -36,6 +41,7 @@ import {
   urlOption,
 } from './settings.ts';
 import { describeStatus, statusReport } from './status.ts';
+import { awsStatusReport, describeAwsStatus } from './status-aws.ts';
 import { storageCliError } from './storage.ts';
 import { describeSummary, runSync } from './sync.ts';
 import { describeUnlink, unlinkLocal, unlinkStack, wantsStack } from './unlink.ts';
@@ -291,9 +297,27 @@ program
     "the API's window (for the budget view)",
     positiveNumber(86_400),
   )
+  .option('--aws', 'the AWS deployment instead of the local data (stack outputs: see --stack)')
+  .option(
+    '--stack <name>',
+    'the AWS deployment of this CloudFormation stack (implies --aws; default RkSync)',
+  )
+  .option('--outputs <file>', 'with --aws: stack outputs written by `npm run deploy`')
+  .option('--region <region>', 'with --aws: AWS region (default: your AWS configuration)')
   .action(async (opts, cmd: Command) => {
     const { g, cfg, dataDir } = settingsOf(cmd);
     const rate = configRate(cfg);
+    const budgetRate = {
+      limit: pick<number>(opts.rateLimit, rate.calls, DEFAULTS.rateLimit),
+      windowSeconds: pick<number>(opts.rateWindow, rate.windowSeconds, DEFAULTS.rateWindowSeconds),
+    };
+    if (opts.aws || opts.stack !== undefined) {
+      const r = await awsStatusReport(opts, budgetRate);
+      if (g.json) out(JSON.stringify(r));
+      else out(describeAwsStatus(r, Date.now()));
+      if (r.accounts.length === 0) exitCode = EXIT.unauthorised;
+      return;
+    }
     // A read-only data directory can still be inspected.
     const stores = openArchive(
       dataDir,
@@ -302,14 +326,7 @@ program
       true,
     );
     try {
-      const r = await statusReport(stores, systemClock, {
-        limit: pick<number>(opts.rateLimit, rate.calls, DEFAULTS.rateLimit),
-        windowSeconds: pick<number>(
-          opts.rateWindow,
-          rate.windowSeconds,
-          DEFAULTS.rateWindowSeconds,
-        ),
-      });
+      const r = await statusReport(stores, systemClock, budgetRate);
       if (g.json) out(JSON.stringify(r));
       else out(describeStatus(r, Date.now()));
       // An archive without a linked account (ZIP import, a copy of the bucket) is a fine state.
@@ -417,7 +434,11 @@ program
       // Linked accounts, and archive-only users (`import` alone, or a copy of the bucket).
       const userIds = await allUsers(stores);
       for (const userId of userIds) {
-        const deleted = new Set((await stores.ledger.list(userId, 'DELETED')).map((it) => it.id));
+        // No ledger for this user (a copy of the AWS bucket): the archive's own index has the marks.
+        const deleted =
+          (await stores.ledger.list(userId)).length > 0
+            ? new Set((await stores.ledger.list(userId, 'DELETED')).map((it) => it.id))
+            : await deletedIdsInArchive(stores.store, userId);
         results.push({
           userId,
           ...(await rerenderAll(stores.store, userId, log, deleted)),
@@ -513,7 +534,10 @@ program
     '--outputs <file>',
     'stack outputs written by `npm run deploy` (default: ./cdk-outputs.json)',
   )
-  .option('--stack <name>', 'which stack in the outputs file')
+  .option(
+    '--stack <name>',
+    'the stack: which one in the outputs file, or (no outputs file) the CloudFormation stack to read the outputs from (default RkSync)',
+  )
   .option('--table <name>', 'the TableName output (instead of --outputs)')
   .option('--authorize-url <url>', 'the AuthorizeUrl output (instead of --outputs)')
   .option('--region <region>', 'AWS region (default: your AWS configuration)')
@@ -586,6 +610,16 @@ registerStrava(program, {
   },
   openBrowser,
   clock: systemClock,
+});
+
+restoreCommand(program).action(async (opts, cmd: Command) => {
+  const { g } = settingsOf(cmd);
+  const feeds = parseFeeds(String(opts.feed));
+  if (feeds.length !== 1) throw new CliError('--feed takes one feed', EXIT.usage);
+  const r = await runRestore({ ...opts, feed: feeds[0]! });
+  if (g.json) out(JSON.stringify(r));
+  else out(describeRestore(r, opts.dryRun === true));
+  if (r.results.some((x) => x.action === 'missing')) exitCode = EXIT.failed;
 });
 
 function parseFeedsCfg(v: string | string[]): FeedName[] {

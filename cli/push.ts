@@ -281,7 +281,7 @@ export function registerStrava(program: Command, ctx: CliContext): void {
       const stores = openLocal(dataDir);
       try {
         const aws = opts.aws
-          ? await stravaStackSink(stravaStackTarget(opts), opts.userId)
+          ? await stravaStackSink(await stravaStackTarget(opts), opts.userId)
           : undefined;
         const userId = aws?.userId ?? (await archiveUser(stores, opts.userId));
         const r = await linkStravaLocal(stores, {

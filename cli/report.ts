@@ -76,7 +76,7 @@ export async function presignReport(
   if (!Number.isInteger(o.expires) || o.expires < 60 || o.expires > 604_800) {
     throw new CliError('--expires must be between 60 and 604800 seconds', EXIT.usage);
   }
-  const bucket = o.bucket ?? resolveOutputs(o, ['BucketName']).BucketName;
+  const bucket = o.bucket ?? (await resolveOutputs(o, ['BucketName'])).BucketName;
   if (!bucket) throw new CliError('need --bucket (or the stack outputs file)', EXIT.usage);
   const s3 = client ?? new S3Client(o.region ? { region: o.region } : {});
   let userId = o.userId;

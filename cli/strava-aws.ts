@@ -20,8 +20,11 @@ export interface StackTarget {
   tokenPrefix: string;
 }
 
-export function stravaStackTarget(o: { outputs?: string; stack?: string }): StackTarget {
-  const out = resolveOutputs(o, ['TableName', 'StravaTokenParameterPrefix']);
+export async function stravaStackTarget(o: {
+  outputs?: string;
+  stack?: string;
+}): Promise<StackTarget> {
+  const out = await resolveOutputs(o, ['TableName', 'StravaTokenParameterPrefix']);
   if (Object.values(out).every((v) => v === undefined)) {
     throw new CliError(
       '--aws needs the cdk-outputs.json that `npm run deploy` writes (--outputs)',

@@ -1,5 +1,6 @@
 import { Annotations, RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { type AdoptConfig, parseAdopt } from './adopt.ts';
 
 /**
  * Typed deployment configuration, resolved once from CDK context (`cdk.json` or `-c key=value`).
@@ -34,6 +35,11 @@ export interface RkSyncConfig {
    * docs/DEPLOY.md §8).
    */
   readonly encryption: 'cmk' | 'aws-managed';
+  /**
+   * The retained bucket, table and key of an earlier deployment to deploy onto
+   * (`-c bucketName=… -c tableName=… -c kmsKeyArn=…`); undefined: create new ones.
+   */
+  readonly adopt: AdoptConfig | undefined;
 }
 
 export const DEFAULT_CLIENT_ID = 'REPLACE_ME';
@@ -130,6 +136,7 @@ export function loadConfig(scope: Construct): RkSyncConfig {
     throw new Error(`context alarmEmail: not an e-mail address: ${alarmEmail}`);
   }
   const removal = oneOf(scope, 'removalPolicy', ['retain', 'destroy'], 'retain');
+  const encryption = oneOf(scope, 'encryption', ['cmk', 'aws-managed'], DEFAULTS.encryption);
   const config: RkSyncConfig = {
     stackName,
     clientId,
@@ -150,7 +157,15 @@ export function loadConfig(scope: Construct): RkSyncConfig {
     authBaseUrl: httpsUrl(scope, 'authBaseUrl', DEFAULTS.authBaseUrl),
     removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     logLevel: oneOf(scope, 'logLevel', ['DEBUG', 'INFO', 'WARN', 'ERROR'], DEFAULTS.logLevel),
-    encryption: oneOf(scope, 'encryption', ['cmk', 'aws-managed'], DEFAULTS.encryption),
+    encryption,
+    adopt: parseAdopt(
+      {
+        bucketName: str(scope, 'bucketName'),
+        tableName: str(scope, 'tableName'),
+        kmsKeyArn: str(scope, 'kmsKeyArn'),
+      },
+      encryption,
+    ),
   };
   if (config.clientId === DEFAULT_CLIENT_ID) {
     Annotations.of(scope).addWarningV2(

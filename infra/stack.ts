@@ -18,11 +18,11 @@ import {
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
@@ -32,6 +32,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { RkSyncConfig } from './config.ts';
 import { AppFunction, METRICS_NAMESPACE, SERVICE_NAME } from './constructs/app-function.ts';
+import { dataStores, NONCURRENT_VERSION_DAYS } from './constructs/data-stores.ts';
 import { dropRedundantRoleDependsOn } from './constructs/depends-on.ts';
 import { StravaMirror, stravaSettings } from './constructs/strava.ts';
 import { grantConsume, grantKeyVia, grantSend, grantTable } from './grants.ts';
@@ -55,8 +56,7 @@ export const VISIBILITY_FACTOR = 6;
 export const MAX_RECEIVE_COUNT = 5;
 /** ESM MaximumConcurrency: 2 is the minimum Lambda accepts. See the comment at the ESM. */
 export const FETCHER_MAX_CONCURRENCY = 2;
-/** How long noncurrent (overwritten/deleted) object versions are kept: 10 years. */
-export const NONCURRENT_VERSION_DAYS = 3650;
+export { NONCURRENT_VERSION_DAYS };
 /** Prefixes the code writes derived/raw data under (see functions/core/keys.ts). */
 export const DATA_PREFIXES = ['raw/', 'gpx/', 'tcx/', 'geojson/', 'index/'] as const;
 export const IMPORT_PREFIX = 'imports/';
@@ -90,26 +90,13 @@ export class RkSyncStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     const removalPolicy = config.removalPolicy;
-    const ephemeral = removalPolicy === RemovalPolicy.DESTROY;
     this.tokenParamPrefix = `/rk-sync/${this.stackName}/tokens/`;
 
-    // ---------------------------------------------------------------- encryption
-    // `cmk` (default): one customer-managed key for everything. `aws-managed`: no key resource;
-    // the archive uses aws/s3, the table its AWS-owned key, the queues SQS-managed SSE and the
-    // tokens aws/ssm. Those AWS-managed key policies already allow every principal of the
-    // account to use them through their service (kms:ViaService + kms:CallerAccount), so no
-    // function gets a kms: statement in that mode.
-    const key =
-      config.encryption === 'cmk'
-        ? new kms.Key(this, 'DataKey', {
-            description:
-              'rk-sync: archive bucket, ledger table, queues, alarm topic and OAuth tokens',
-            enableKeyRotation: true,
-            removalPolicy,
-            ...(ephemeral ? { pendingWindow: Duration.days(7) } : {}),
-          })
-        : undefined;
+    // ---------------------------------------------------------------- key, bucket, table
+    // Created, or adopted from an earlier deployment (-c bucketName/tableName/kmsKeyArn).
+    const { key, bucket, table, bucketArnForNag, tableArnForNag } = dataStores(this, config);
     // CloudWatch alarms publish to the KMS-encrypted alarm topic: the service needs the key.
+    // An adopted key keeps this statement from the stack that created it (a no-op here).
     key?.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'AllowCloudWatchAlarmsToUseKeyForSns',
@@ -119,62 +106,6 @@ export class RkSyncStack extends Stack {
         conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),
     );
-
-    // ---------------------------------------------------------------- storage
-    const accessLogs = new s3.Bucket(this, 'AccessLogsBucket', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      // S3 server access log delivery does not support SSE-KMS targets.
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      removalPolicy,
-      autoDeleteObjects: ephemeral,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }],
-    });
-
-    const bucket = new s3.Bucket(this, 'ArchiveBucket', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      // aws-managed: SSE-KMS under aws/s3 (still KMS, so the same checks hold), bucket key on.
-      ...(key
-        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: key }
-        : { encryption: s3.BucketEncryption.KMS_MANAGED }),
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      versioned: true,
-      // H6: no Object Lock, so a de-authorisation can still delete a user's data.
-      removalPolicy,
-      autoDeleteObjects: ephemeral,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'archive/',
-      lifecycleRules: [
-        {
-          id: 'expire-old-noncurrent-versions',
-          // Overwritten or deleted revisions stay recoverable for 10 years, then go.
-          noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS),
-          abortIncompleteMultipartUploadAfter: Duration.days(7),
-        },
-      ],
-    });
-
-    const table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'expiresAt',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      ...(key
-        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }
-        : { encryption: dynamodb.TableEncryption.DEFAULT }),
-      deletionProtection: !ephemeral,
-      removalPolicy,
-    });
-    table.addGlobalSecondaryIndex({
-      indexName: 'byWork',
-      partitionKey: { name: 'workPk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'workSk', type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.ALL,
-    });
 
     // ---------------------------------------------------------------- queue
     const queueEncryption: Pick<
@@ -310,8 +241,8 @@ export class RkSyncStack extends Stack {
     const tokenParamReason =
       `One SecureString per linked account lives under ${this.tokenParamPrefix}; the account id ` +
       'is only known at runtime, so the grant covers exactly that path prefix.';
-    const tableIndexFinding = `Resource::<${this.logicalIdOf(table.node.defaultChild)}.Arn>/index/*`;
-    const bucketArnToken = `<${this.logicalIdOf(bucket.node.defaultChild)}.Arn>`;
+    const tableIndexFinding = `Resource::${tableArnForNag}/index/*`;
+    const bucketArnToken = bucketArnForNag;
 
     const authorize = new AppFunction(this, 'AuthorizeFunction', {
       handlerName: 'authorize',
@@ -593,10 +524,6 @@ export class RkSyncStack extends Stack {
       new CfnOutput(this, name, { value, description });
     }
     dropRedundantRoleDependsOn(this);
-  }
-
-  private logicalIdOf(child: unknown): string {
-    return this.resolve(this.getLogicalId(child as never)) as string;
   }
 
   /**

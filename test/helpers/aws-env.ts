@@ -83,6 +83,21 @@ export interface TemplateFacts {
   env: Partial<Record<HandlerName, Record<string, Json>>>;
 }
 
+/** Each function's logical id → handler name, and its environment (CloudFormation values). */
+export function functionFacts(tpl: Json): Pick<TemplateFacts, 'functionIds' | 'env'> {
+  const functionIds: Record<string, HandlerName> = {};
+  const env: TemplateFacts['env'] = {};
+  for (const [id, fn] of resourcesOf(tpl, 'AWS::Lambda::Function')) {
+    const prefix = Object.keys(FUNCTION_IDS).find(
+      (p) => id.startsWith(p) && !id.slice(p.length).startsWith('Role'),
+    ) as keyof typeof FUNCTION_IDS | undefined;
+    if (!prefix) continue;
+    functionIds[id] = FUNCTION_IDS[prefix];
+    env[FUNCTION_IDS[prefix]] = fn.Properties?.Environment?.Variables ?? {};
+  }
+  return { functionIds, env };
+}
+
 export function templateFacts(tpl: Json): TemplateFacts {
   const [tableId, table] = single(tpl, 'AWS::DynamoDB::Table');
   const queues = resourcesOf(tpl, 'AWS::SQS::Queue');
@@ -97,16 +112,7 @@ export function templateFacts(tpl: Json): TemplateFacts {
   const [keyId] = single(tpl, 'AWS::KMS::Key');
   const sse = bucket.Properties?.BucketEncryption?.ServerSideEncryptionConfiguration?.[0];
   const pab = bucket.Properties?.PublicAccessBlockConfiguration ?? {};
-  const functionIds: Record<string, HandlerName> = {};
-  const env: TemplateFacts['env'] = {};
-  for (const [id, fn] of resourcesOf(tpl, 'AWS::Lambda::Function')) {
-    const prefix = Object.keys(FUNCTION_IDS).find(
-      (p) => id.startsWith(p) && !id.slice(p.length).startsWith('Role'),
-    ) as keyof typeof FUNCTION_IDS | undefined;
-    if (!prefix) continue;
-    functionIds[id] = FUNCTION_IDS[prefix];
-    env[FUNCTION_IDS[prefix]] = fn.Properties?.Environment?.Variables ?? {};
-  }
+  const { functionIds, env } = functionFacts(tpl);
   return {
     tableId,
     table: table.Properties,
@@ -265,6 +271,46 @@ export async function createTableFromTemplate(
   }
 }
 
+/** The fetch queue and its DLQ as the template defines them (a new stack creates new ones). */
+export async function createQueues(
+  c: MotoClients,
+  facts: TemplateFacts,
+  prefix: string,
+  timeScale = 1,
+): Promise<{ queueUrl: string; dlqUrl: string; visibilityTimeout: number }> {
+  const scale = timeScale;
+  const visibilityTimeout = Math.max(1, Math.ceil(facts.queue.VisibilityTimeout / scale));
+  const dlq = await c.sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${prefix}-dlq`,
+      Attributes: facts.dlq.MessageRetentionPeriod
+        ? { MessageRetentionPeriod: String(facts.dlq.MessageRetentionPeriod) }
+        : {},
+    }),
+  );
+  const dlqArn = (
+    await c.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }),
+    )
+  ).Attributes?.QueueArn;
+  const queue = await c.sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${prefix}-fetch`,
+      Attributes: {
+        VisibilityTimeout: String(visibilityTimeout),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: facts.queue.maxReceiveCount,
+        }),
+        ...(facts.queue.MessageRetentionPeriod
+          ? { MessageRetentionPeriod: String(facts.queue.MessageRetentionPeriod) }
+          : {}),
+      },
+    }),
+  );
+  return { queueUrl: queue.QueueUrl!, dlqUrl: dlq.QueueUrl!, visibilityTimeout };
+}
+
 /**
  * Creates the table, bucket, queues, KMS key and client-secret parameter. Times that moto
  * honours in real seconds (the visibility timeout) are divided by `timeScale`.
@@ -322,35 +368,11 @@ export async function provision(
     );
   }
 
-  const scale = opts.timeScale ?? 1;
-  const visibilityTimeout = Math.max(1, Math.ceil(facts.queue.VisibilityTimeout / scale));
-  const dlq = await c.sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${prefix}-dlq`,
-      Attributes: facts.dlq.MessageRetentionPeriod
-        ? { MessageRetentionPeriod: String(facts.dlq.MessageRetentionPeriod) }
-        : {},
-    }),
-  );
-  const dlqArn = (
-    await c.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }),
-    )
-  ).Attributes?.QueueArn;
-  const queue = await c.sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${prefix}-fetch`,
-      Attributes: {
-        VisibilityTimeout: String(visibilityTimeout),
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlqArn,
-          maxReceiveCount: facts.queue.maxReceiveCount,
-        }),
-        ...(facts.queue.MessageRetentionPeriod
-          ? { MessageRetentionPeriod: String(facts.queue.MessageRetentionPeriod) }
-          : {}),
-      },
-    }),
+  const { queueUrl, dlqUrl, visibilityTimeout } = await createQueues(
+    c,
+    facts,
+    prefix,
+    opts.timeScale,
   );
   if (opts.clientSecret) {
     await c.ssm.send(
@@ -365,8 +387,8 @@ export async function provision(
   const physical: Record<string, string> = {
     [facts.tableId]: tableName,
     [facts.bucketId]: bucketName,
-    [facts.queueId]: queue.QueueUrl!,
-    [facts.dlqId]: dlq.QueueUrl!,
+    [facts.queueId]: queueUrl,
+    [facts.dlqId]: dlqUrl,
     [facts.keyId]: kmsKeyArn,
   };
   for (const [id, name] of Object.entries(facts.functionIds)) physical[id] = `${prefix}-${name}`;
@@ -374,8 +396,8 @@ export async function provision(
     prefix,
     tableName,
     bucketName,
-    queueUrl: queue.QueueUrl!,
-    dlqUrl: dlq.QueueUrl!,
+    queueUrl,
+    dlqUrl,
     kmsKeyArn,
     visibilityTimeout,
     maxReceiveCount: facts.queue.maxReceiveCount,

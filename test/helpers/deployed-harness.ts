@@ -13,17 +13,14 @@
  */
 
 import { HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
-import {
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { mintStackInvite } from '../../cli/invite.ts';
 import { DynamoAccountStore, DynamoLedger } from '../../functions/adapters/aws/dynamo.ts';
+import { queueDepth } from '../../functions/adapters/aws/queue-depth.ts';
 import { S3ObjectStore } from '../../functions/adapters/aws/s3.ts';
 import { SqsWorkQueue, SsmTokenStore } from '../../functions/adapters/aws/sqs-ssm.ts';
-import { systemClock } from '../../functions/core/clock.ts';
+import { type Clock, systemClock } from '../../functions/core/clock.ts';
 import type { FeedName } from '../../functions/core/keys.ts';
 import type { FetchMessage, LedgerCounts, LedgerItem } from '../../functions/core/ports.ts';
 import type { SyncConfig } from '../../functions/core/sync/config.ts';
@@ -121,6 +118,10 @@ export class DeployedHarness {
   fetcher!: Fetcher;
   userId = '';
   token = '';
+  /** The handlers' clock (wire() applies it; a lifecycle test moves it on between deploys). */
+  clock: Clock = systemClock;
+  /** The CDK context the stack was synthesised with (a redeploy adds to it). */
+  context: Record<string, unknown> = {};
   /** Values that must never appear in logs (INV-SECRET): filled as they become known. */
   readonly secrets: string[] = [];
   readonly timings: Record<string, number> = {};
@@ -179,7 +180,7 @@ export class DeployedHarness {
     this.sim = sim;
     this.secrets.push(sim.clientSecret);
     this.say(`moto on ${moto.endpoint}, simulator on ${sim.apiBaseUrl}`);
-    const tpl = synthTemplate({
+    this.context = {
       stackName: 'RkSyncE2E',
       clientId: sim.clientId,
       apiBaseUrl: sim.apiBaseUrl,
@@ -188,7 +189,8 @@ export class DeployedHarness {
       rateLimitWindowSeconds: windowS,
       scheduleMinutes: 1,
       onRevoke: 'delete',
-    });
+    };
+    const tpl = synthTemplate(this.context);
     this.template = tpl;
     this.facts = templateFacts(tpl);
     this.c = motoClients(moto.endpoint);
@@ -199,6 +201,19 @@ export class DeployedHarness {
       timeScale: this.opts.timeScale,
       clientSecret: { name: secretName, value: sim.clientSecret },
     });
+    this.wire();
+    this.timings.startMs = Date.now() - t0;
+    this.say(
+      `resources from the template: table ${this.res.tableName}, visibility ${this.res.visibilityTimeout}s, maxReceiveCount ${this.res.maxReceiveCount}`,
+    );
+  }
+
+  /**
+   * (Re)creates every handler from `facts`/`res`: the deployed code as of now. Called by
+   * start(), and again by a redeploy or code upgrade (test/helpers/lifecycle.ts).
+   */
+  wire(): void {
+    const sim = this.sim;
     const over = { REDIRECT_URI };
     this.envs = {
       authorize: functionEnv(this.facts, this.res, 'authorize', over),
@@ -209,7 +224,7 @@ export class DeployedHarness {
     };
     this.platform = {
       clients: this.c,
-      clock: systemClock,
+      clock: this.clock,
       logger: makeLogger(),
       metrics: makeMetrics(),
       // The simulator serves photos over http on loopback; production allows https only.
@@ -234,10 +249,6 @@ export class DeployedHarness {
     this.scheduler = this.schedulerWith();
     this.fetcher = this.fetcherWith();
     this.ledger = new DynamoLedger(this.c.ddb, this.res.tableName);
-    this.timings.startMs = Date.now() - t0;
-    this.say(
-      `resources from the template: table ${this.res.tableName}, visibility ${this.res.visibilityTimeout}s, maxReceiveCount ${this.res.maxReceiveCount}`,
-    );
   }
 
   /** The platform one handler runs with: shared clients, or its own (`isolateClients`). */
@@ -359,23 +370,8 @@ export class DeployedHarness {
     return (await h(SCHEDULED_EVENT, CTX)).runs;
   }
 
-  async queueDepth(url = this.res.queueUrl): Promise<number> {
-    const r = await this.c.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: [
-          'ApproximateNumberOfMessages',
-          'ApproximateNumberOfMessagesNotVisible',
-          'ApproximateNumberOfMessagesDelayed',
-        ],
-      }),
-    );
-    const a = r.Attributes ?? {};
-    return (
-      Number(a.ApproximateNumberOfMessages ?? 0) +
-      Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-      Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
-    );
+  queueDepth(url = this.res.queueUrl): Promise<number> {
+    return queueDepth(this.c.sqs, url);
   }
 
   async #receive(waitSeconds: number) {
@@ -388,6 +384,32 @@ export class DeployedHarness {
       }),
     );
     return r.Messages?.[0];
+  }
+
+  /**
+   * The event source mapping's part for one received message: invoke the fetcher with it and
+   * delete it unless reported as a batch item failure. Returns false on a failure.
+   */
+  async deliver(fetcher: Fetcher, m: Message): Promise<boolean> {
+    const res = await fetcher(
+      {
+        Records: [
+          {
+            messageId: m.MessageId!,
+            receiptHandle: m.ReceiptHandle!,
+            body: m.Body ?? '',
+            attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount },
+            eventSource: 'aws:sqs',
+          },
+        ],
+      },
+      CTX,
+    );
+    if (res.batchItemFailures.some((f) => f.itemIdentifier === m.MessageId)) return false;
+    await this.c.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: this.res.queueUrl, ReceiptHandle: m.ReceiptHandle }),
+    );
+    return true;
   }
 
   /**
@@ -419,26 +441,7 @@ export class DeployedHarness {
         continue;
       }
       s.delivered++;
-      const res = await fetcher(
-        {
-          Records: [
-            {
-              messageId: m.MessageId!,
-              receiptHandle: m.ReceiptHandle!,
-              body: m.Body ?? '',
-              attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount },
-              eventSource: 'aws:sqs',
-            },
-          ],
-        },
-        CTX,
-      );
-      if (res.batchItemFailures.some((f) => f.itemIdentifier === m.MessageId)) s.failures++;
-      else {
-        await this.c.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: this.res.queueUrl, ReceiptHandle: m.ReceiptHandle }),
-        );
-      }
+      if (!(await this.deliver(fetcher, m))) s.failures++;
     }
     s.ms = Date.now() - t0;
     return s;

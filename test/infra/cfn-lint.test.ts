@@ -3,11 +3,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildApp } from './synth-helper.ts';
+import { ADOPT_AWS_MANAGED, ADOPT_CMK, buildApp } from './synth-helper.ts';
 
 // Synthesise the default configuration, the ephemeral/onRevoke=delete variant (which adds
-// the auto-delete custom resource and delete grants) and encryption=aws-managed (no
-// customer-managed key) into a temp cloud assembly.
+// the auto-delete custom resource and delete grants), encryption=aws-managed (no
+// customer-managed key) and the two adopt variants into a temp cloud assembly.
 const outdir = mkdtempSync(path.join(tmpdir(), 'rk-sync-cfn-lint-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
@@ -21,6 +21,13 @@ function synthTemplates(): string[] {
     outdir,
     context: { stackName: 'RkSyncAwsManaged', encryption: 'aws-managed' },
   }).app.synth();
+  // Redeploys onto a destroyed stack's bucket, table (and key): no data resources, a restated
+  // bucket policy, an unmanaged bucket notification.
+  buildApp({ outdir, context: { stackName: 'RkSyncAdopt', ...ADOPT_CMK } }).app.synth();
+  buildApp({
+    outdir,
+    context: { stackName: 'RkSyncAdoptAwsManaged', ...ADOPT_AWS_MANAGED },
+  }).app.synth();
   return readdirSync(outdir)
     .filter((f) => f.endsWith('.template.json'))
     .map((f) => path.join(outdir, f));
@@ -29,7 +36,7 @@ function synthTemplates(): string[] {
 describe('cfn-lint', () => {
   it('reports nothing on the synthesised templates', () => {
     const templates = synthTemplates();
-    expect(templates.length).toBe(3);
+    expect(templates.length).toBe(5);
     const cmd = process.env.CFN_LINT ?? 'cfn-lint';
     // No rule is ignored: the only finding CDK produced by default (W3005, redundant
     // DependsOn on the execution role) is removed in infra/constructs/depends-on.ts.

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureVenvTool, PYPI_PINS } from '../../scripts/python-tools.ts';
-import { buildApp } from './synth-helper.ts';
+import { ADOPT_AWS_MANAGED, ADOPT_CMK, buildApp } from './synth-helper.ts';
 
 /**
  * check id → why it does not apply (optionally only to resources matching `only`, and only in
@@ -71,17 +71,22 @@ const NOT_APPLICABLE: Record<
 const outdir = mkdtempSync(path.join(tmpdir(), 'rk-sync-checkov-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-/** Both encryption modes: the default customer-managed key and `-c encryption=aws-managed`. */
+/**
+ * Both encryption modes (the default customer-managed key and `-c encryption=aws-managed`),
+ * each also adopting a destroyed stack's bucket, table (and key): docs/DEPLOY.md §10.
+ */
 const MODES = [
-  { encryption: 'cmk', stackName: 'RkSync' },
-  { encryption: 'aws-managed', stackName: 'RkSyncAwsManaged' },
+  { encryption: 'cmk', stackName: 'RkSync', adopt: {} },
+  { encryption: 'aws-managed', stackName: 'RkSyncAwsManaged', adopt: {} },
+  { encryption: 'cmk', stackName: 'RkSyncAdopt', adopt: ADOPT_CMK },
+  { encryption: 'aws-managed', stackName: 'RkSyncAdoptAwsManaged', adopt: ADOPT_AWS_MANAGED },
 ] as const;
 
 describe('checkov', () => {
   it.each(MODES)(
-    'finds nothing beyond the justified not-applicable checks (encryption=$encryption)',
-    ({ encryption, stackName }) => {
-      buildApp({ outdir, context: { encryption, stackName } }).app.synth();
+    'finds nothing beyond the justified not-applicable checks ($stackName, encryption=$encryption)',
+    ({ encryption, stackName, adopt }) => {
+      buildApp({ outdir, context: { encryption, stackName, ...adopt } }).app.synth();
       const template = `${stackName}.template.json`;
       expect(readdirSync(outdir)).toContain(template);
       const bin =

@@ -16,6 +16,18 @@ export function cdkJsonContext(): Record<string, unknown> {
   return cdkJson.context ?? {};
 }
 
+/** Context that adopts a destroyed stack's bucket, table and key (docs/DEPLOY.md §10). */
+export const ADOPT_CMK = {
+  bucketName: 'rksync-archivebucket9decbf5d-1a2b3c4d5e6f',
+  tableName: 'RkSync-TableCD117FA1-1A2B3C4D5E6F',
+  kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+} as const;
+export const ADOPT_AWS_MANAGED = {
+  bucketName: ADOPT_CMK.bucketName,
+  tableName: ADOPT_CMK.tableName,
+  encryption: 'aws-managed',
+} as const;
+
 export interface SynthOptions {
   readonly context?: Record<string, unknown>;
   readonly outdir?: string;

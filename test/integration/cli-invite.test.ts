@@ -11,6 +11,7 @@ import {
   templateFacts,
   uniqueName,
 } from '../helpers/aws-env.ts';
+import { createOutputsStack } from '../helpers/cfn-stack.ts';
 import { runCli } from '../helpers/cli.ts';
 import { type Moto, startMoto } from '../helpers/moto.ts';
 
@@ -24,15 +25,15 @@ beforeAll(async () => {
   await createTableFromTemplate(c, templateFacts(synthTemplate({})), table);
 }, 120_000);
 afterAll(async () => moto?.stop());
+const env = () => ({
+  AWS_ENDPOINT_URL: moto.endpoint,
+  AWS_REGION: REGION,
+  AWS_ACCESS_KEY_ID: 'testing',
+  AWS_SECRET_ACCESS_KEY: 'testing',
+});
 
 describe('rk-sync invite', () => {
   it('prints a link whose invite works exactly once; only its hash is stored', async () => {
-    const env = {
-      AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-    };
     const r = await runCli(
       [
         '--json',
@@ -44,7 +45,7 @@ describe('rk-sync invite', () => {
         '--hours',
         '2',
       ],
-      env,
+      env(),
     );
     expect(r.code, r.stderr).toBe(0);
     const { url, expiresAt } = JSON.parse(r.stdout.trim()) as { url: string; expiresAt: string };
@@ -61,6 +62,26 @@ describe('rk-sync invite', () => {
     const states = new DynamoAuthStateStore(c.ddb, table);
     expect(await states.consumeInvite(hashSecret(invite), Date.now())).toBe(true);
     expect(await states.consumeInvite(hashSecret(invite), Date.now())).toBe(false);
+  });
+
+  it('without cdk-outputs.json: reads TableName and AuthorizeUrl from CloudFormation (--stack)', async () => {
+    const authorizeUrl = 'https://xyz.execute-api.us-east-1.amazonaws.com/authorize';
+    await createOutputsStack(moto.endpoint, 'RkSyncInvite', {
+      TableName: table,
+      AuthorizeUrl: authorizeUrl,
+    });
+    const r = await runCli(['--json', 'invite', '--stack', 'RkSyncInvite'], env());
+    expect(r.code, r.stderr).toBe(0);
+    const { url } = JSON.parse(r.stdout.trim()) as { url: string };
+    expect(url.startsWith(`${authorizeUrl}?invite=`)).toBe(true);
+    const invite = new URL(url).searchParams.get('invite')!;
+    const states = new DynamoAuthStateStore(c.ddb, table);
+    expect(await states.consumeInvite(hashSecret(invite), Date.now())).toBe(true);
+    // A stack that does not exist: one line naming it, exit 2.
+    const missing = await runCli(['invite', '--stack', 'NoSuchStack'], env());
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no stack NoSuchStack/);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('without a table or outputs file: one line, exit 2', async () => {
