@@ -136,3 +136,31 @@ export async function completeBrowserFlow(authorizeUrl: string): Promise<number>
   await cb.text();
   return cb.status;
 }
+
+/** `rk-sync auth` against a simulator, waiting for the browser; resolves once it printed the URL. */
+export async function spawnAuth(
+  s: { clientId: string; clientSecret: string; authBaseUrl: string; apiBaseUrl: string },
+  dataDir: string,
+  extra: string[] = [],
+): Promise<{ run: CliRun; url: string }> {
+  const run = spawnCli(
+    [
+      'auth',
+      '--data-dir',
+      dataDir,
+      '--no-browser',
+      '--port',
+      '0',
+      '--client-id',
+      s.clientId,
+      '--auth-base-url',
+      s.authBaseUrl,
+      '--api-base-url',
+      s.apiBaseUrl,
+      ...extra,
+    ],
+    { RK_CLIENT_SECRET: s.clientSecret },
+  );
+  await waitFor(() => /http:\/\/\S+\/apps\/authorize\S*/.test(run.stderr()), 15_000);
+  return { run, url: /http:\/\/\S+\/apps\/authorize\S*/.exec(run.stderr())![0] };
+}

@@ -16,6 +16,7 @@ import {
   ROOT,
   rawActivityFiles,
   runCli,
+  spawnAuth,
   spawnCli,
   waitFor,
 } from '../helpers/cli.ts';
@@ -48,26 +49,7 @@ function newDir(): string {
 }
 
 async function auth(s: Simulator, dataDir: string): Promise<string> {
-  const run = spawnCli(
-    [
-      'auth',
-      '--data-dir',
-      dataDir,
-      '--no-browser',
-      '--port',
-      '0',
-      '--client-id',
-      s.clientId,
-      '--auth-base-url',
-      s.authBaseUrl,
-      '--api-base-url',
-      s.apiBaseUrl,
-      '--json',
-    ],
-    { RK_CLIENT_SECRET: s.clientSecret },
-  );
-  await waitFor(() => /http:\/\/\S+\/apps\/authorize\S*/.test(run.stderr()), 15_000);
-  const url = /http:\/\/\S+\/apps\/authorize\S*/.exec(run.stderr())![0];
+  const { run, url } = await spawnAuth(s, dataDir, ['--json']);
   expect(await completeBrowserFlow(url)).toBe(200);
   expect((await run.exited).code).toBe(0);
   return (JSON.parse(run.stdout()) as { userId: string }).userId;

@@ -35,7 +35,7 @@ import {
   serious,
   watchedPage,
 } from '../helpers/browser.ts';
-import { killAllChildren, spawnCli, waitFor } from '../helpers/cli.ts';
+import { killAllChildren, spawnAuth } from '../helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rk-pages-'));
 let browser: Browser;
@@ -54,29 +54,10 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** `rk-sync auth` waiting for the browser; resolves with the URL it printed. */
+/** `rk-sync auth` waiting for the browser, in a fresh data directory. */
 async function startAuth() {
   const dataDir = join(tmp, `d${++dirs}`);
-  const run = spawnCli(
-    [
-      'auth',
-      '--data-dir',
-      dataDir,
-      '--no-browser',
-      '--port',
-      '0',
-      '--client-id',
-      sim.clientId,
-      '--auth-base-url',
-      sim.authBaseUrl,
-      '--api-base-url',
-      sim.apiBaseUrl,
-    ],
-    { RK_CLIENT_SECRET: sim.clientSecret },
-  );
-  await waitFor(() => /http:\/\/\S+\/apps\/authorize\S*/.test(run.stderr()), 15_000);
-  const url = /http:\/\/\S+\/apps\/authorize\S*/.exec(run.stderr())![0];
-  return { run, url, dataDir };
+  return { ...(await spawnAuth(sim, dataDir)), dataDir };
 }
 
 /** What every page must be: named, readable, self-contained, accessible. */
@@ -86,7 +67,7 @@ async function checkPage(
   origin: string,
 ): Promise<string> {
   const { page } = w;
-  expect(await page.locator('header').innerText()).toContain('rk-sync');
+  expect(await page.locator('header').textContent()).toContain('rk-sync');
   expect(await page.title()).toMatch(/ · rk-sync$/);
   // Chromium logs a failed status for an error page's own document (400 on purpose) and for
   // its favicon probe; anything else (a script error, a blocked resource) fails the page.
@@ -108,6 +89,7 @@ async function checkPage(
         ).getComputedStyle(el).borderTopWidth,
     );
   expect(stripe).not.toBe('0px');
+  // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a person reads
   return page.locator('main').innerText();
 }
 
