@@ -180,6 +180,15 @@ describe('Runkeeper export corpus → archive', () => {
     const raw = JSON.parse((await text(store, yoga.keys.raw))!) as Record<string, unknown>;
     expect(raw).not.toHaveProperty('total_distance'); // the CSV has none
     expect(yoga.flags).toContain('distance-missing');
+    const geo = JSON.parse((await text(store, yoga.keys.geojson))!) as {
+      properties: Record<string, unknown>;
+    };
+    expect(geo.properties.distance).toBeNull();
+    // With a known start (an offset), FIT is written, still without a distance.
+    const fit = renderFit({ ...raw, utc_offset: 2 })!;
+    const { messages } = new Decoder(Stream.fromByteArray(Array.from(fit))).read();
+    expect(messages.sessionMesgs![0]!.totalDistance).toBeUndefined();
+    expect(messages.sessionMesgs![0]!.totalCalories).toBe(150);
   });
 
   it('an activity the API already has is merged, and the summary says so', async () => {
