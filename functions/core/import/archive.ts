@@ -74,7 +74,7 @@ export interface ArchiveImportReport {
 export const NOT_AN_EXPORT = 'this is not a Runkeeper export (no cardioActivities.csv)';
 
 /** Largest GPX parsed (a larger one is kept as an original, its activity imported without path). */
-export const MAX_GPX_BYTES = 16 * 1024 ** 2;
+export const MAX_GPX_BYTES = 12 * 1024 ** 2;
 
 const base = (name: string) => name.slice(name.lastIndexOf('/') + 1);
 const enc = new TextEncoder();
