@@ -19,6 +19,7 @@ import {
   parseCardioCsv,
   syntheticId,
   toApiShapedActivity,
+  type ZipLimits,
 } from '../../functions/core/import/export-zip.ts';
 import { parseExportGpx } from '../../functions/core/import/gpx-stream.ts';
 import { silentLog } from '../../functions/core/ports.ts';
@@ -35,10 +36,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const dec = new TextDecoder();
 let n = 0;
 
-async function importFiles(store: MemoryObjectStore, files: Record<string, Uint8Array>) {
+async function importFiles(
+  store: MemoryObjectStore,
+  files: Record<string, Uint8Array>,
+  limits: Partial<ZipLimits> = {},
+) {
   const file = join(dir, `export-${n++}.zip`);
   writeFileSync(file, zipOf(files));
-  return importExportZip(store, '0', zipFromFile(file), { log: silentLog });
+  return importExportZip(store, '0', zipFromFile(file), { log: silentLog, limits });
 }
 
 async function indexRows(store: MemoryObjectStore): Promise<IndexRow[]> {
@@ -207,6 +212,21 @@ describe('Runkeeper export corpus → archive', () => {
     const r = await importFiles(store, files);
     expect(r.counts).toMatchObject({ new: 2, merged: 1 });
     expect(r.items.find((i) => i.outcome === 'merged')).toMatchObject({ mergedWith: '555' });
+  });
+
+  it('a GPX above the size cap is kept as an original; its activity is imported without a path', async () => {
+    const store = new MemoryObjectStore();
+    const { files } = newKmExport();
+    const r = await importFiles(store, files, { maxGpxBytes: 5_000 });
+    expect(r.counts).toMatchObject({ new: 3 });
+    expect(r.errors.map((e) => `${e.entry}: ${e.reason}`).sort()).toEqual([
+      '2015-07-04-181500.gpx: GPX larger than 5000 bytes: kept, activity imported without path',
+      '2016-01-09-063012.gpx: GPX larger than 5000 bytes: kept, activity imported without path',
+    ]);
+    expect((await indexRows(store)).every((row) => !row.hasPath)).toBe(true);
+    const originals: string[] = [];
+    for await (const k of store.list(`raw/0/export/${r.zipId}/`)) originals.push(k);
+    expect(originals.filter((k) => k.endsWith('.gpx'))).toHaveLength(2);
   });
 
   it('a GPX of 150,000 points in one segment is read as a stream and keeps its whole path', () => {

@@ -73,9 +73,6 @@ export interface ArchiveImportReport {
 /** The message for a ZIP without cardioActivities.csv. */
 export const NOT_AN_EXPORT = 'this is not a Runkeeper export (no cardioActivities.csv)';
 
-/** Largest GPX parsed (a larger one is kept as an original, its activity imported without path). */
-export const MAX_GPX_BYTES = 12 * 1024 ** 2;
-
 const base = (name: string) => name.slice(name.lastIndexOf('/') + 1);
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8');
@@ -258,10 +255,10 @@ export async function importExportZip(
       continue;
     }
     let gpx: ParsedGpx | undefined;
-    if (bytes.byteLength > MAX_GPX_BYTES) {
+    if (bytes.byteLength > lim.maxGpxBytes) {
       errors.push({
         entry: e.name,
-        reason: `GPX larger than ${MAX_GPX_BYTES} bytes: kept, activity imported without path`,
+        reason: `GPX larger than ${lim.maxGpxBytes} bytes: kept, activity imported without path`,
       });
     } else {
       try {
