@@ -214,6 +214,28 @@ describe('Runkeeper export corpus → archive', () => {
     expect(r.items.find((i) => i.outcome === 'merged')).toMatchObject({ mergedWith: '555' });
   });
 
+  it('an activity the store refuses is reported as skipped; the others are stored', async () => {
+    class FailingStore extends MemoryObjectStore {
+      override async put(key: string, body: Uint8Array, type: string) {
+        if (
+          key.startsWith('raw/0/fitnessActivities/') &&
+          new TextDecoder().decode(body).includes('"Yoga"')
+        ) {
+          throw new Error('disk says no');
+        }
+        return super.put(key, body, type);
+      }
+    }
+    const store = new FailingStore();
+    const r = await importFiles(store, newKmExport().files);
+    expect(r.counts).toMatchObject({ new: 2, skipped: 1 });
+    expect(r.items.find((i) => i.outcome === 'skipped')).toMatchObject({
+      type: 'Yoga',
+      reason: 'not stored: Error: disk says no',
+    });
+    expect(await indexRows(store)).toHaveLength(2);
+  });
+
   it('a GPX above the size cap is kept as an original; its activity is imported without a path', async () => {
     const store = new MemoryObjectStore();
     const { files } = newKmExport();

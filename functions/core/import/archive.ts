@@ -173,7 +173,9 @@ export async function importExportZip(
   const { rows, errors: csvErrors } = parseCardioCsv(cardio.text);
   for (const ce of csvErrors) {
     errors.push({ entry: cardio.name, ...ce });
-    if (ce.line !== undefined) items.push({ line: ce.line, outcome: 'skipped', reason: ce.reason });
+    if (ce.line === undefined) continue;
+    items.push({ line: ce.line, outcome: 'skipped', reason: ce.reason });
+    report.skipped++;
   }
   const identities = assignIds(rows);
   const byGpx = new Map<string, RowIdentity[]>();
@@ -195,7 +197,11 @@ export async function importExportZip(
       continue;
     }
     const g = r.row.gpxFile ? base(r.row.gpxFile) : undefined;
-    if (g) byGpx.set(g, [...(byGpx.get(g) ?? []), r]);
+    if (g) {
+      const owners = byGpx.get(g);
+      if (owners) owners.push(r);
+      else byGpx.set(g, [r]);
+    }
   }
   const done = new Set<RowIdentity>();
 
@@ -204,8 +210,25 @@ export async function importExportZip(
     const { row, id } = r;
     const act = toApiShapedActivity(row, gpx, id);
     const key = `raw/${userId}/fitnessActivities/${id}.json`;
-    const existed = (await store.hash(key)) !== undefined;
-    const put = await store.put(key, enc.encode(JSON.stringify(act)), 'application/json');
+    let put: { written: boolean };
+    let existed: boolean;
+    try {
+      existed = (await store.hash(key)) !== undefined;
+      put = await store.put(key, enc.encode(JSON.stringify(act)), 'application/json');
+    } catch (e) {
+      // One activity that cannot be stored never stops the others.
+      const reason = `not stored: ${describeError(e)}`;
+      errors.push({ entry: cardio!.name, line: row.line, reason });
+      items.push({
+        line: row.line,
+        outcome: 'skipped',
+        id,
+        date: row.date,
+        type: row.type,
+        reason,
+      });
+      return;
+    }
     if (put.written) report.written++;
     else report.unchanged++;
     report.activities++;
