@@ -113,6 +113,21 @@ describe('the ZIP-only user', () => {
     );
   }, 120_000);
 
+  it('verify is green after a demo sync (photos and all)', async () => {
+    const dir = newDir();
+    const demo = await runCli(
+      ['demo', '--data-dir', dir, '--activities', '30', '--duration', '3', '--quiet'],
+      {},
+      60_000,
+    );
+    expect(demo.code, demo.stderr).toBe(0);
+    const v = await runCli(['verify', '--data-dir', dir, '--json']);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    const r = JSON.parse(v.stdout) as { users: { listed: number; ok: number }[] };
+    expect(r.users[0]!.listed).toBeGreaterThan(30 * 4);
+    expect(allFiles(join(dir, 'media')).length).toBeGreaterThan(0);
+  }, 120_000);
+
   it('a ZIP that is not a Runkeeper export says so', async () => {
     const dir = newDir();
     const r = await runCli(

@@ -25,6 +25,7 @@ import { parseExportGpx } from '../../functions/core/import/gpx-stream.ts';
 import { silentLog } from '../../functions/core/ports.ts';
 import {
   type Expected,
+  MULTILINE_NOTE,
   newKmExport,
   oldMilesExport,
   runkeeperGpx,
@@ -144,6 +145,10 @@ describe('Runkeeper export corpus → archive', () => {
       reason: 'byte-identical to line 8',
     });
     await expectActivities(store, expected);
+    // The user's words in the CSV index too: `name`, `notes` appended as the last columns.
+    const csv = dec.decode(await store.get('index/0/activities.csv'));
+    expect(csv.split('\r\n')[0]).toMatch(/,flags,name,notes$/);
+    expect(csv).toContain(`,Thames path,"${MULTILINE_NOTE.replace(/"/g, '""')}"\r\n`);
     // Units: 3.11 mi and 85.3 ft in metres.
     const lake = (await indexRows(store)).find((x) => x.name === 'Lake loop')!;
     expect(lake.distanceMeters).toBeCloseTo(3.11 * 1609.344, 2);
