@@ -12,7 +12,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { zipFromFile } from '../functions/adapters/zip.ts';
 import { systemClock } from '../functions/core/clock.ts';
 import { deletedIdsInArchive } from '../functions/core/export/deleted-ids.ts';
-import { buildManifest, rerenderAll } from '../functions/core/export/derive.ts';
+import { rerenderAll } from '../functions/core/export/derive.ts';
 import { importExportZip } from '../functions/core/import/archive.ts';
 import type { FeedName } from '../functions/core/keys.ts';
 import { redactSecrets } from '../functions/core/redact.ts';
@@ -439,12 +439,13 @@ program
           (await stores.ledger.list(userId)).length > 0
             ? new Set((await stores.ledger.list(userId, 'DELETED')).map((it) => it.id))
             : await deletedIdsInArchive(stores.store, userId);
+        // FIT first, so the manifest rerenderAll writes at its end lists the FIT files too.
+        const fits = fit && (await fit.writeFitFiles(stores.store, userId, log));
         results.push({
           userId,
           ...(await rerenderAll(stores.store, userId, log, deleted)),
-          ...(fit && (await fit.writeFitFiles(stores.store, userId, log))),
+          ...fits,
         });
-        if (fit) await buildManifest(stores.store, userId); // the manifest lists the FIT files too
       }
       if (g.json) out(JSON.stringify({ dataDir, users: results }));
       else {

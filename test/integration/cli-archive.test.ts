@@ -113,6 +113,32 @@ describe('the ZIP-only user', () => {
     );
   }, 120_000);
 
+  it('verify is green after a demo sync (photos and all)', async () => {
+    const dir = newDir();
+    const demo = await runCli(
+      ['demo', '--data-dir', dir, '--activities', '80', '--duration', '3', '--quiet'],
+      {},
+      90_000,
+    );
+    expect(demo.code, demo.stderr).toBe(0);
+    const v = await runCli(['verify', '--data-dir', dir, '--json']);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    const r = JSON.parse(v.stdout) as { users: { userId: string; listed: number }[] };
+    expect(r.users[0]!.listed).toBeGreaterThan(80 * 4);
+    // The local sync stored every photo and thumbnail the raw documents list.
+    const raw = join(dir, 'raw', r.users[0]!.userId, 'fitnessActivities');
+    const images = allFiles(raw)
+      .filter((f) => /^\d+\.json$/.test(f))
+      .reduce(
+        (n, f) =>
+          n +
+          ((JSON.parse(readFileSync(join(raw, f), 'utf8')) as { images?: [] }).images ?? []).length,
+        0,
+      );
+    expect(images).toBeGreaterThan(0);
+    expect(allFiles(join(dir, 'media'))).toHaveLength(2 * images);
+  }, 180_000);
+
   it('a ZIP that is not a Runkeeper export says so', async () => {
     const dir = newDir();
     const r = await runCli(

@@ -22,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'rk-parity-'));
 
 beforeAll(async () => {
   await h.start();
-}, 60_000);
+}, 180_000);
 afterAll(async () => {
   killAllChildren();
   await h.stop();

@@ -83,7 +83,7 @@ describe('export ZIP → archive', () => {
     } finally {
       await sim.close();
     }
-  });
+  }, 120_000); // 200 activities rendered twice: slow on a loaded 2-core machine
 
   it('hostile ZIPs get a clear report and lose nothing already stored', async () => {
     const store = new MemoryObjectStore();

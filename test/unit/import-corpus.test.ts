@@ -19,11 +19,13 @@ import {
   parseCardioCsv,
   syntheticId,
   toApiShapedActivity,
+  type ZipLimits,
 } from '../../functions/core/import/export-zip.ts';
 import { parseExportGpx } from '../../functions/core/import/gpx-stream.ts';
 import { silentLog } from '../../functions/core/ports.ts';
 import {
   type Expected,
+  MULTILINE_NOTE,
   newKmExport,
   oldMilesExport,
   runkeeperGpx,
@@ -35,10 +37,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const dec = new TextDecoder();
 let n = 0;
 
-async function importFiles(store: MemoryObjectStore, files: Record<string, Uint8Array>) {
+async function importFiles(
+  store: MemoryObjectStore,
+  files: Record<string, Uint8Array>,
+  limits: Partial<ZipLimits> = {},
+) {
   const file = join(dir, `export-${n++}.zip`);
   writeFileSync(file, zipOf(files));
-  return importExportZip(store, '0', zipFromFile(file), { log: silentLog });
+  return importExportZip(store, '0', zipFromFile(file), { log: silentLog, limits });
 }
 
 async function indexRows(store: MemoryObjectStore): Promise<IndexRow[]> {
@@ -139,6 +145,10 @@ describe('Runkeeper export corpus → archive', () => {
       reason: 'byte-identical to line 8',
     });
     await expectActivities(store, expected);
+    // The user's words in the CSV index too: `name`, `notes` appended as the last columns.
+    const csv = dec.decode(await store.get('index/0/activities.csv'));
+    expect(csv.split('\r\n')[0]).toMatch(/,flags,name,notes$/);
+    expect(csv).toContain(`,Thames path,"${MULTILINE_NOTE.replace(/"/g, '""')}"\r\n`);
     // Units: 3.11 mi and 85.3 ft in metres.
     const lake = (await indexRows(store)).find((x) => x.name === 'Lake loop')!;
     expect(lake.distanceMeters).toBeCloseTo(3.11 * 1609.344, 2);
@@ -180,6 +190,15 @@ describe('Runkeeper export corpus → archive', () => {
     const raw = JSON.parse((await text(store, yoga.keys.raw))!) as Record<string, unknown>;
     expect(raw).not.toHaveProperty('total_distance'); // the CSV has none
     expect(yoga.flags).toContain('distance-missing');
+    const geo = JSON.parse((await text(store, yoga.keys.geojson))!) as {
+      properties: Record<string, unknown>;
+    };
+    expect(geo.properties.distance).toBeNull();
+    // With a known start (an offset), FIT is written, still without a distance.
+    const fit = renderFit({ ...raw, utc_offset: 2 })!;
+    const { messages } = new Decoder(Stream.fromByteArray(Array.from(fit))).read();
+    expect(messages.sessionMesgs![0]!.totalDistance).toBeUndefined();
+    expect(messages.sessionMesgs![0]!.totalCalories).toBe(150);
   });
 
   it('an activity the API already has is merged, and the summary says so', async () => {
@@ -198,6 +217,43 @@ describe('Runkeeper export corpus → archive', () => {
     const r = await importFiles(store, files);
     expect(r.counts).toMatchObject({ new: 2, merged: 1 });
     expect(r.items.find((i) => i.outcome === 'merged')).toMatchObject({ mergedWith: '555' });
+  });
+
+  it('an activity the store refuses is reported as skipped; the others are stored', async () => {
+    class FailingStore extends MemoryObjectStore {
+      override async put(key: string, body: Uint8Array, type: string) {
+        if (
+          key.startsWith('raw/0/fitnessActivities/') &&
+          new TextDecoder().decode(body).includes('"Yoga"')
+        ) {
+          throw new Error('disk says no');
+        }
+        return super.put(key, body, type);
+      }
+    }
+    const store = new FailingStore();
+    const r = await importFiles(store, newKmExport().files);
+    expect(r.counts).toMatchObject({ new: 2, skipped: 1 });
+    expect(r.items.find((i) => i.outcome === 'skipped')).toMatchObject({
+      type: 'Yoga',
+      reason: 'not stored: Error: disk says no',
+    });
+    expect(await indexRows(store)).toHaveLength(2);
+  });
+
+  it('a GPX above the size cap is kept as an original; its activity is imported without a path', async () => {
+    const store = new MemoryObjectStore();
+    const { files } = newKmExport();
+    const r = await importFiles(store, files, { maxGpxBytes: 5_000 });
+    expect(r.counts).toMatchObject({ new: 3 });
+    expect(r.errors.map((e) => `${e.entry}: ${e.reason}`).sort()).toEqual([
+      '2015-07-04-181500.gpx: GPX larger than 5000 bytes: kept, activity imported without path',
+      '2016-01-09-063012.gpx: GPX larger than 5000 bytes: kept, activity imported without path',
+    ]);
+    expect((await indexRows(store)).every((row) => !row.hasPath)).toBe(true);
+    const originals: string[] = [];
+    for await (const k of store.list(`raw/0/export/${r.zipId}/`)) originals.push(k);
+    expect(originals.filter((k) => k.endsWith('.gpx'))).toHaveLength(2);
   });
 
   it('a GPX of 150,000 points in one segment is read as a stream and keeps its whole path', () => {

@@ -379,6 +379,13 @@ export function haversine(lat1: number, lon1: number, lat2: number, lon2: number
  * Cumulative distance (metres) at time t: from the `distance` stream when present, else
  * from the path geometry (summed within segments, pauses contribute nothing).
  */
+/** The total distance when the source has one (a total or a distance stream), else undefined. */
+export function knownDistance(act: Activity): number | undefined {
+  return act.flags.includes('distance-missing') && act.distance.length === 0
+    ? undefined
+    : act.totals.distanceMeters;
+}
+
 export function distanceFn(act: Activity): (t: number) => number | undefined {
   if (act.distance.length > 0) {
     return (t) => valueAt(act.distance, t, Number.POSITIVE_INFINITY);

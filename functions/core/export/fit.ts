@@ -29,7 +29,14 @@ import { Encoder, Profile, Utils } from '@garmin/fitsdk';
 import { describeError } from '../errors.ts';
 import { derivedKey } from '../keys.ts';
 import type { Log, ObjectStore } from '../ports.ts';
-import { type Activity, distanceFn, normalizeActivity, type Segment, valueAt } from './activity.ts';
+import {
+  type Activity,
+  distanceFn,
+  knownDistance,
+  normalizeActivity,
+  type Segment,
+  valueAt,
+} from './activity.ts';
 import { rawActivities } from './derive.ts';
 import { HR_MAX_GAP_S, isActivity } from './gpx.ts';
 import { apportion } from './tcx.ts';
@@ -175,7 +182,7 @@ export function renderFit(input: Activity | unknown): Uint8Array | undefined {
   const lap = (
     fromT: number,
     seconds: number,
-    meters: number,
+    meters: number | undefined,
     calories: number | undefined,
     hr: { avg?: number; max?: number },
     seg: Segment | undefined,
@@ -195,7 +202,7 @@ export function renderFit(input: Activity | unknown): Uint8Array | undefined {
       totalTimerTime: seconds,
       totalDistance: meters,
       totalCalories: calories,
-      ...(seconds > 0 && { avgSpeed: meters / seconds }),
+      ...(seconds > 0 && meters !== undefined && { avgSpeed: meters / seconds }),
       avgHeartRate: hr.avg,
       maxHeartRate: hr.max,
       lapTrigger: last ? 'sessionEnd' : 'manual',
@@ -216,7 +223,7 @@ export function renderFit(input: Activity | unknown): Uint8Array | undefined {
     lap(
       0,
       timerSeconds,
-      act.totals.distanceMeters,
+      knownDistance(act),
       totalCalories,
       {
         ...(act.totals.averageHeartRate !== undefined && {
@@ -269,7 +276,7 @@ export function renderFit(input: Activity | unknown): Uint8Array | undefined {
 
   const elapsed = Math.max(endT, timerSeconds);
   const end = at(elapsed);
-  const meters = act.totals.distanceMeters;
+  const meters = knownDistance(act); // unknown stays unknown (FIT fields are optional)
   const maxHr = act.heartRate.reduce((m, s) => Math.max(m, s.v), 0);
   write(MESG.SESSION, {
     messageIndex: 0,
@@ -287,7 +294,7 @@ export function renderFit(input: Activity | unknown): Uint8Array | undefined {
     totalTimerTime: timerSeconds,
     totalDistance: meters,
     totalCalories,
-    ...(timerSeconds > 0 && { avgSpeed: meters / timerSeconds }),
+    ...(timerSeconds > 0 && meters !== undefined && { avgSpeed: meters / timerSeconds }),
     avgHeartRate:
       act.totals.averageHeartRate === undefined ? undefined : bpm(act.totals.averageHeartRate),
     maxHeartRate: maxHr > 0 ? bpm(maxHr) : undefined,

@@ -9,7 +9,13 @@
  * geometry's shape: flat arrays for LineString/Point, arrays per line for MultiLineString.
  * `coordTimes` is omitted when the UTC start is unknown.
  */
-import { type Activity, normalizeActivity, type PathPoint, valueAt } from './activity.ts';
+import {
+  type Activity,
+  knownDistance,
+  normalizeActivity,
+  type PathPoint,
+  valueAt,
+} from './activity.ts';
 import { HR_MAX_GAP_S, isActivity } from './gpx.ts';
 import { effectiveOffsetHours, isoUtc } from './time.ts';
 
@@ -69,7 +75,7 @@ export function renderGeoJson(input: Activity | unknown): ActivityFeature {
     localStart: act.start.local,
     utcOffset: effectiveOffsetHours(act.start) ?? null,
     zone: act.start.zone ?? null,
-    distance: act.totals.distanceMeters,
+    distance: knownDistance(act) ?? null,
     duration: act.totals.durationSeconds,
     movingTime: act.movingSeconds,
     elapsedTime: act.elapsedSeconds,

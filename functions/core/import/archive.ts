@@ -73,9 +73,6 @@ export interface ArchiveImportReport {
 /** The message for a ZIP without cardioActivities.csv. */
 export const NOT_AN_EXPORT = 'this is not a Runkeeper export (no cardioActivities.csv)';
 
-/** Largest GPX parsed (a larger one is kept as an original, its activity imported without path). */
-export const MAX_GPX_BYTES = 64 * 1024 ** 2;
-
 const base = (name: string) => name.slice(name.lastIndexOf('/') + 1);
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8');
@@ -176,7 +173,9 @@ export async function importExportZip(
   const { rows, errors: csvErrors } = parseCardioCsv(cardio.text);
   for (const ce of csvErrors) {
     errors.push({ entry: cardio.name, ...ce });
-    if (ce.line !== undefined) items.push({ line: ce.line, outcome: 'skipped', reason: ce.reason });
+    if (ce.line === undefined) continue;
+    items.push({ line: ce.line, outcome: 'skipped', reason: ce.reason });
+    report.skipped++;
   }
   const identities = assignIds(rows);
   const byGpx = new Map<string, RowIdentity[]>();
@@ -198,7 +197,11 @@ export async function importExportZip(
       continue;
     }
     const g = r.row.gpxFile ? base(r.row.gpxFile) : undefined;
-    if (g) byGpx.set(g, [...(byGpx.get(g) ?? []), r]);
+    if (g) {
+      const owners = byGpx.get(g);
+      if (owners) owners.push(r);
+      else byGpx.set(g, [r]);
+    }
   }
   const done = new Set<RowIdentity>();
 
@@ -207,8 +210,25 @@ export async function importExportZip(
     const { row, id } = r;
     const act = toApiShapedActivity(row, gpx, id);
     const key = `raw/${userId}/fitnessActivities/${id}.json`;
-    const existed = (await store.hash(key)) !== undefined;
-    const put = await store.put(key, enc.encode(JSON.stringify(act)), 'application/json');
+    let put: { written: boolean };
+    let existed: boolean;
+    try {
+      existed = (await store.hash(key)) !== undefined;
+      put = await store.put(key, enc.encode(JSON.stringify(act)), 'application/json');
+    } catch (e) {
+      // One activity that cannot be stored never stops the others.
+      const reason = `not stored: ${describeError(e)}`;
+      errors.push({ entry: cardio!.name, line: row.line, reason });
+      items.push({
+        line: row.line,
+        outcome: 'skipped',
+        id,
+        date: row.date,
+        type: row.type,
+        reason,
+      });
+      return;
+    }
     if (put.written) report.written++;
     else report.unchanged++;
     report.activities++;
@@ -258,10 +278,10 @@ export async function importExportZip(
       continue;
     }
     let gpx: ParsedGpx | undefined;
-    if (bytes.byteLength > MAX_GPX_BYTES) {
+    if (bytes.byteLength > lim.maxGpxBytes) {
       errors.push({
         entry: e.name,
-        reason: `GPX larger than ${MAX_GPX_BYTES} bytes: kept, activity imported without path`,
+        reason: `GPX larger than ${lim.maxGpxBytes} bytes: kept, activity imported without path`,
       });
     } else {
       try {

@@ -29,6 +29,11 @@ export interface ZipLimits {
   /** Uncompressed/compressed ratio at most (checked for entries above `ratioMinBytes`). */
   maxRatio: number;
   ratioMinBytes: number;
+  /**
+   * Largest GPX parsed: a larger one is kept as an original and its activity imported without
+   * a path (rendering a track takes ~30x its GPX size; BENCHMARKS.md section 7).
+   */
+  maxGpxBytes: number;
 }
 
 export const DEFAULT_ZIP_LIMITS: ZipLimits = {
@@ -37,6 +42,7 @@ export const DEFAULT_ZIP_LIMITS: ZipLimits = {
   maxEntryBytes: 256 * 1024 ** 2,
   maxRatio: 100,
   ratioMinBytes: 1024 * 1024,
+  maxGpxBytes: 12 * 1024 ** 2,
 };
 
 /** Why an entry must not be read, judged from its declared sizes, or undefined when fine. */

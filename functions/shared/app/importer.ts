@@ -107,7 +107,10 @@ export function createImporterHandler(
           unchanged: rep.unchanged,
           originals: rep.originals,
           skipped: rep.skipped,
+          // Per row: new, merged with an API activity, updated, unchanged, duplicate, skipped.
+          rows: rep.counts,
           errors: rep.errors.length,
+          notices: rep.notices.length,
         });
         imports.push({
           key,
