@@ -36,7 +36,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('listing guards', () => {
   it('activities deleted upstream between pages: the size check re-lists and no live activity is lost', async () => {
     h = await coreHarness({
-      sim: { activities: 300, faults: { deleteDuringPaging: 10 } },
+      sim: { activities: 150, faults: { deleteDuringPaging: 10 } },
       sync: { pageSize: 25 },
     });
     const userId = h.sim.users[0]!.userId;
@@ -44,7 +44,7 @@ describe('listing guards', () => {
     const r = await driveLocalSync(h.deps, h.queue, h.cfg, [userId]);
     expect(r.stopped).toBe('done');
     const live = h.sim.activityIds(userId);
-    expect(live).toHaveLength(290);
+    expect(live).toHaveLength(140);
     const stored = new Set(await storedIds(h.store, userId));
     const lost = live.filter((id) => !stored.has(id));
     expect(lost, `${lost.length} live activities never stored`).toEqual([]);
