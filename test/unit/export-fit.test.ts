@@ -169,13 +169,10 @@ describe('renderFit', () => {
     expect(renderFit(pausedActivity())).toEqual(renderFit(pausedActivity()));
   });
 
-  it('10,000 points: encoded in well under a second, every record decoded', () => {
+  // Speed is measured by the bench (npm run bench), not asserted on a shared machine.
+  it('10,000 points: every record encoded and decoded', () => {
     const act = normalizeActivity(longActivity(10_000));
-    renderFit(contractActivity()); // warm up the SDK's module
-    const t0 = performance.now();
     const bytes = renderFit(act)!;
-    const elapsed = performance.now() - t0;
-    expect(elapsed).toBeLessThan(1000);
     const m = decode(bytes);
     expect(m.recordMesgs).toHaveLength(10_000);
     expect(ms(m.recordMesgs?.at(-1)?.timestamp)).toBe(act.startMs! + 9_999_000);

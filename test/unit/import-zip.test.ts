@@ -371,7 +371,7 @@ describe('importZip', () => {
     const { row } = renderAll('1', first);
     expect(row.utcStart).toBe('2020-01-02T06:15:00Z');
     expect(row.hasPath).toBe(true);
-    expect(row.keys.gpx).toBeDefined();
+    expect(row.keys.gpx).toBe(`gpx/1/fitnessActivities/${row.id}.gpx`);
     expect(new Set(res.activities.map((a) => a.uri)).size).toBe(300);
     expect(res.activities[0]!.notes).toBe('note 0, "quoted"');
   });
