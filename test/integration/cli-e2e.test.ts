@@ -3,14 +3,12 @@
  * simulator and the CLI run in different processes on the real clock, so the rate window
  * is shrunk on both sides (30 calls per 2 s): the budget must still keep 429s at zero.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { type Simulator, startSimulator } from '../../simulator/server.ts';
+import { describe, expect, it } from 'vitest';
+import type { Simulator } from '../../simulator/server.ts';
 import {
   allFiles,
-  killAllChildren,
   ledgerRows,
   rawActivityFiles,
   runCli,
@@ -18,30 +16,9 @@ import {
   waitFor,
 } from '../helpers/cli.ts';
 import { authCli } from '../helpers/cli-auth.ts';
+import { cliEnv, LIMIT, RATE } from '../helpers/cli-env.ts';
 
-const LIMIT = { calls: 30, windowMs: 2_000 };
-const RATE = ['--rate-limit', String(LIMIT.calls), '--rate-window', String(LIMIT.windowMs / 1000)];
-const tmp = mkdtempSync(join(tmpdir(), 'rk-cli-'));
-const sims: Simulator[] = [];
-let dirs = 0;
-
-afterAll(async () => {
-  killAllChildren();
-  await Promise.all(sims.map((s) => s.close()));
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-async function sim(activities: number, seed = 7): Promise<Simulator> {
-  const s = await startSimulator({ activities, seed, rateLimit: LIMIT, autoApprove: true });
-  sims.push(s);
-  return s;
-}
-
-function newDir(): string {
-  const d = join(tmp, `data${++dirs}`);
-  mkdirSync(d);
-  return d;
-}
+const { sim, newDir } = cliEnv('rk-cli-');
 
 const apiCalls = (s: Simulator) => s.callLog.filter((c) => !c.path.startsWith('/apps/')).length;
 
