@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import type { Simulator } from '../../simulator/server.ts';
 import {
@@ -160,7 +161,10 @@ describe('rk-sync CLI end to end', () => {
     expect((JSON.parse(st.stdout) as { lastRun: { outcome: string } }).lastRun.outcome).toBe(
       'aborted',
     );
-    expect(existsSync(join(dir, '.rk-sync', 'sync.lock'))).toBe(false);
+    // The sync lock (a row of the state database) was released on the way out.
+    const meta = new DatabaseSync(join(dir, '.rk-sync', 'state.db'), { readOnly: true });
+    expect(meta.prepare("SELECT value FROM meta WHERE key = 'sync_lock'").get()).toBeUndefined();
+    meta.close();
   });
 
   it('bad arguments and unreadable config: exit 2 with one line, no stack trace', async () => {
