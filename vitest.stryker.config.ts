@@ -14,6 +14,8 @@ const unit = [
   'test/unit/index-refresh.test.ts',
   'test/unit/keys-and-limits.test.ts',
   'test/unit/sync-index-owed.test.ts',
+  'test/unit/sync-ledger-rules.test.ts',
+  'test/unit/sync-budget.test.ts',
 ];
 // RK_MUTATE_FAST=1: unit suites only (for the pure modules: budget, ledger rules), minutes
 // instead of an hour.
