@@ -77,6 +77,8 @@ describe('budget arithmetic', () => {
       blockedUntil: 500,
       nextSlotAt: 500,
     });
+    // Free again exactly at blockedUntil.
+    expect(view(s, 500, cfg)).toMatchObject({ available: 3, nextSlotAt: 500 });
     expect(view(state([0, 10]), 20, cfg)).toMatchObject({ used: 2, available: 1, nextSlotAt: 20 });
     expect(view(state([0, 10, 20]), 30, cfg)).toMatchObject({ available: 0, nextSlotAt: 1_100 });
   });
@@ -99,6 +101,14 @@ describe('budget arithmetic', () => {
       cfg,
     );
     expect(higher.learnedLimit).toBeUndefined();
+    // The same limit as configured teaches nothing either.
+    const same = applyPenalty(
+      s,
+      0,
+      { waitUntil: 0, revealedLimit: { calls: 5, windowMs: 1_000 } },
+      cfg,
+    );
+    expect(same).toEqual({ calls: [], blockedUntil: 700 });
     const longer = applyPenalty(
       s,
       0,
@@ -168,6 +178,7 @@ describe('SlidingWindowBudget over a store', () => {
 
   it('the memory store hands out copies and refuses a stale version', async () => {
     const store = new MemoryBudgetStore();
+    expect(await store.load('new')).toEqual({ state: { calls: [], blockedUntil: 0 }, version: 0 });
     expect(await store.save('k', state([1]), 0)).toBe(true);
     const a = await store.load('k');
     a.state.calls.push(99);
@@ -177,11 +188,11 @@ describe('SlidingWindowBudget over a store', () => {
   });
 
   it('acquireBlocking sleeps exactly until the next slot', async () => {
-    const clock = new ManualClock(0);
+    const clock = new ManualClock(5_000);
     const b = new SlidingWindowBudget(new MemoryBudgetStore(), cfg);
     for (let i = 0; i < 3; i++) await acquireBlocking(b, 'k', clock);
-    expect(clock.now()).toBe(0);
+    expect(clock.now()).toBe(5_000);
     await acquireBlocking(b, 'k', clock);
-    expect(clock.now()).toBe(1_100);
+    expect(clock.now()).toBe(6_100);
   });
 });

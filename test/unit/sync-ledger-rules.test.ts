@@ -251,6 +251,7 @@ describe('pick order and start keys', () => {
     months.forEach((m, i) => {
       expect(startKey(`Sun, 7 ${m} 2024 01:02:03`), m).toBe(Date.UTC(2024, i, 7, 1, 2, 3));
     });
+    expect(startKey('Sun, 17 Mar 2024 01:02:03')).toBe(Date.UTC(2024, 2, 17, 1, 2, 3));
     expect(startKey(undefined)).toBe(0);
     expect(startKey('')).toBe(0);
     expect(startKey('yesterday')).toBe(0);
@@ -267,5 +268,8 @@ describe('pick order and start keys', () => {
     const d = item({ id: '4', startTime: 'Tue, 2 Jan 2024 08:00:00' });
     expect([a, b, c, d].sort(pickOrder).map((x) => x.id)).toEqual(['4', '2', '1', '3']);
     expect(pickOrder(b, b)).toBe(0);
+    // Same start: the larger id first, in both argument orders.
+    expect(pickOrder(b, d)).toBe(1);
+    expect(pickOrder(d, b)).toBe(-1);
   });
 });
