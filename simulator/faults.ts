@@ -69,6 +69,11 @@ export interface RandomFaults {
   seed?: number;
   /** After each fitness feed page served with page >= 1, add this many new activities. */
   insertDuringPaging?: number;
+  /**
+   * Once, when fitness feed page 1 is served: delete this many of the newest activities
+   * (already listed on page 0), so every later page shifts and a single pass skips as many.
+   */
+  deleteDuringPaging?: number;
 }
 
 export interface FaultOptions extends RandomFaults {
@@ -145,6 +150,13 @@ export class Faults implements FaultController {
 
   pending(): number {
     return this.#queue.reduce((s, q) => s + q.left, 0);
+  }
+
+  /** How many to delete now (once: the count is used up). */
+  takeDeleteDuringPaging(): number {
+    const n = Math.max(0, Math.min(1000, Math.floor(this.#random.deleteDuringPaging ?? 0)));
+    this.#random = { ...this.#random, deleteDuringPaging: 0 };
+    return n;
   }
 
   get insertDuringPaging(): number {

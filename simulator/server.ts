@@ -734,6 +734,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         const page = Number(url.searchParams.get('page') ?? '0');
         const n = faults.insertDuringPaging;
         if (page >= 1) for (let i = 0; i < n; i++) world.addActivity(user.userId, clock.now());
+        if (page === 1) {
+          const newest = world
+            .sorted(user, 'fitnessActivities')
+            .slice(0, faults.takeDeleteDuringPaging());
+          for (const it of newest) world.deleteActivity(user.userId, it.id, clock.now());
+        }
       }
     }
     if (req.method === 'HEAD') {

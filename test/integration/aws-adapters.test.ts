@@ -328,6 +328,9 @@ describe('importer Lambda (export ZIP under imports/)', () => {
       },
       IMPORT_CTX,
     );
-    expect(none.imports[0]?.skipped).toBeDefined();
+    expect(none.imports[0]).toEqual({
+      key: 'imports/1/x.zip',
+      skipped: 'no matching linked account',
+    });
   }, 60_000);
 });

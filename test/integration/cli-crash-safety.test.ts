@@ -5,49 +5,19 @@
  * and manifest rebuilt, zero 429s. The disk-full and read-only cases are in
  * cli-disk-faults.test.ts (they need root for tmpfs mounts).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openLocal } from '../../cli/local.ts';
 import { runSync } from '../../cli/sync.ts';
 import { systemClock } from '../../functions/core/clock.ts';
 import { silentLog } from '../../functions/core/ports.ts';
-import { type Simulator, startSimulator } from '../../simulator/server.ts';
 import { expectWholeArchive } from '../helpers/archive-check.ts';
-import {
-  killAllChildren,
-  ledgerRows,
-  rawActivityFiles,
-  runCli,
-  spawnCli,
-  waitFor,
-} from '../helpers/cli.ts';
+import { ledgerRows, rawActivityFiles, runCli, spawnCli, waitFor } from '../helpers/cli.ts';
 import { authCli } from '../helpers/cli-auth.ts';
+import { cliEnv, LIMIT, RATE } from '../helpers/cli-env.ts';
 
-const LIMIT = { calls: 30, windowMs: 2_000 };
-const RATE = ['--rate-limit', String(LIMIT.calls), '--rate-window', String(LIMIT.windowMs / 1000)];
-const tmp = mkdtempSync(join(tmpdir(), 'rk-crash-'));
-const sims: Simulator[] = [];
-let dirs = 0;
-
-afterAll(async () => {
-  killAllChildren();
-  await Promise.all(sims.map((s) => s.close()));
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-async function sim(activities: number, seed: number): Promise<Simulator> {
-  const s = await startSimulator({ activities, seed, rateLimit: LIMIT, autoApprove: true });
-  sims.push(s);
-  return s;
-}
-
-function newDir(): string {
-  const d = join(tmp, `data${++dirs}`);
-  mkdirSync(d);
-  return d;
-}
+const { tmp, sim, newDir } = cliEnv('rk-crash-');
 
 const statusJson = async (dir: string) => {
   const r = await runCli(['status', '--data-dir', dir, '--json']);

@@ -6,20 +6,16 @@
  * read-only directory can still be inspected with `status`; `sync` refuses in one line.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Simulator, startSimulator } from '../../simulator/server.ts';
 import { expectWholeArchive } from '../helpers/archive-check.ts';
-import { killAllChildren, rawActivityFiles, runCli } from '../helpers/cli.ts';
+import { rawActivityFiles, runCli } from '../helpers/cli.ts';
 import { authCli } from '../helpers/cli-auth.ts';
+import { cliEnv, LIMIT, RATE } from '../helpers/cli-env.ts';
 
-const LIMIT = { calls: 30, windowMs: 2_000 };
-const RATE = ['--rate-limit', String(LIMIT.calls), '--rate-window', String(LIMIT.windowMs / 1000)];
-const tmp = mkdtempSync(join(tmpdir(), 'rk-disk-'));
+const { tmp, sim } = cliEnv('rk-disk-');
 const mounts: string[] = [];
-const sims: Simulator[] = [];
 
 function mount(dir: string, options: string): void {
   execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'pipe' });
@@ -43,9 +39,8 @@ const cannotMount = ((): string | undefined => {
 })();
 if (cannotMount) console.log(`[rk-sync] disk-fault tests skipped: ${cannotMount}`);
 
-afterAll(async () => {
-  killAllChildren();
-  await Promise.all(sims.map((s) => s.close()));
+// Registered after cliEnv's: runs first, so the mounts are gone before the folder is removed.
+afterAll(() => {
   for (const m of mounts.reverse()) {
     try {
       execFileSync('umount', ['-l', m], { stdio: 'pipe' });
@@ -53,14 +48,7 @@ afterAll(async () => {
       // already unmounted
     }
   }
-  rmSync(tmp, { recursive: true, force: true });
 });
-
-async function sim(activities: number, seed: number): Promise<Simulator> {
-  const s = await startSimulator({ activities, seed, rateLimit: LIMIT, autoApprove: true });
-  sims.push(s);
-  return s;
-}
 
 function oneCleanLine(stderr: string): string {
   expect(stderr).not.toMatch(/\n\s+at |ERR_SQLITE|unexpected error/);

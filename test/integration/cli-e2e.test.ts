@@ -3,14 +3,13 @@
  * simulator and the CLI run in different processes on the real clock, so the rate window
  * is shrunk on both sides (30 calls per 2 s): the budget must still keep 429s at zero.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { type Simulator, startSimulator } from '../../simulator/server.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { describe, expect, it } from 'vitest';
+import type { Simulator } from '../../simulator/server.ts';
 import {
   allFiles,
-  killAllChildren,
   ledgerRows,
   rawActivityFiles,
   runCli,
@@ -18,32 +17,9 @@ import {
   waitFor,
 } from '../helpers/cli.ts';
 import { authCli } from '../helpers/cli-auth.ts';
+import { cliEnv, LIMIT, RATE } from '../helpers/cli-env.ts';
 
-const LIMIT = { calls: 30, windowMs: 2_000 };
-const RATE = ['--rate-limit', String(LIMIT.calls), '--rate-window', String(LIMIT.windowMs / 1000)];
-const tmp = mkdtempSync(join(tmpdir(), 'rk-cli-'));
-const sims: Simulator[] = [];
-let dirs = 0;
-
-afterAll(async () => {
-  killAllChildren();
-  await Promise.all(sims.map((s) => s.close()));
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-async function sim(activities: number, seed = 7): Promise<Simulator> {
-  const s = await startSimulator({ activities, seed, rateLimit: LIMIT, autoApprove: true });
-  sims.push(s);
-  return s;
-}
-
-function newDir(): string {
-  const d = join(tmp, `data${++dirs}`);
-  // Private, as README recommends: a 0755 data directory adds a warning line on stderr
-  // (test/integration/local-private.test.ts covers that case).
-  mkdirSync(d, { mode: 0o700 });
-  return d;
-}
+const { sim, newDir } = cliEnv('rk-cli-');
 
 const apiCalls = (s: Simulator) => s.callLog.filter((c) => !c.path.startsWith('/apps/')).length;
 
@@ -185,7 +161,10 @@ describe('rk-sync CLI end to end', () => {
     expect((JSON.parse(st.stdout) as { lastRun: { outcome: string } }).lastRun.outcome).toBe(
       'aborted',
     );
-    expect(existsSync(join(dir, '.rk-sync', 'sync.lock'))).toBe(false);
+    // The sync lock (a row of the state database) was released on the way out.
+    const meta = new DatabaseSync(join(dir, '.rk-sync', 'state.db'), { readOnly: true });
+    expect(meta.prepare("SELECT value FROM meta WHERE key = 'sync_lock'").get()).toBeUndefined();
+    meta.close();
   });
 
   it('bad arguments and unreadable config: exit 2 with one line, no stack trace', async () => {

@@ -169,7 +169,7 @@ describe('renderFit', () => {
     expect(renderFit(pausedActivity())).toEqual(renderFit(pausedActivity()));
   });
 
-  // Speed is measured in the bench (npm run bench), not asserted here.
+  // Speed is measured by the bench (npm run bench), not asserted on a shared machine.
   it('10,000 points: every record encoded and decoded', () => {
     const act = normalizeActivity(longActivity(10_000));
     const bytes = renderFit(act)!;

@@ -298,11 +298,10 @@ describe('GPX', () => {
     }
   });
 
-  it('10,000 points render quickly and round-trip', () => {
+  // Speed is measured by the bench (npm run bench), not asserted on a shared machine.
+  it('10,000 points render and round-trip', () => {
     const raw = longActivity(10_000);
-    const t0 = performance.now();
     const { files } = renderAll('1', raw);
-    expect(performance.now() - t0).toBeLessThan(5000);
     const gpx = files.find((f) => f.key.endsWith('.gpx'))!.body;
     const doc = new DOMParser().parseFromString(gpx, 'text/xml');
     const feature = toGeoJson(doc as unknown as Parameters<typeof toGeoJson>[0]).features[0]!;
@@ -314,20 +313,27 @@ describe('GPX', () => {
     expect(times[9_999]).toBe('2024-10-27T04:16:39Z');
   });
 
-  it('unknown UTC start: no <time> elements', () => {
+  it('no utc_offset but a position: the zone comes from the position, times present, flagged offset-missing', () => {
     const raw = { ...contractActivity(), utc_offset: undefined, path: [] as unknown[] };
     raw.path = [
       { timestamp: 0, latitude: 0.5, longitude: -160, type: 'start' }, // open Pacific
       { timestamp: 9, latitude: 0.6, longitude: -160, type: 'end' },
     ];
     const act = normalizeActivity(raw);
-    if (act.startMs === undefined) {
-      const xml = renderGpx(act)!;
-      expect(xml).not.toContain('<time>');
-    } else {
-      // tz-lookup answers for the open sea (Etc/GMT+11): times present and flagged missing offset
-      expect(act.start.flags).toContain('offset-missing');
-    }
+    expect(act.start).toMatchObject({ zone: 'Pacific/Kiritimati', utc: '2024-03-04T17:15:00Z' });
+    expect(act.start.flags).toContain('offset-missing');
+    expect(renderGpx(act)!).toContain('<time>2024-03-04T17:15:00Z</time>');
+  });
+
+  it('unknown UTC start (no offset, no position): no UTC time is invented, no GPX', () => {
+    const raw = manualActivity();
+    const act = normalizeActivity(raw);
+    expect(act.startMs).toBeUndefined();
+    expect(act.start.flags).toEqual(['offset-missing', 'no-offset-no-position']);
+    const { files, row } = renderAll('1', raw);
+    expect(files.map((f) => f.key).filter((k) => k.startsWith('gpx/'))).toEqual([]);
+    expect(row.utcStart).toBeUndefined();
+    expect(row.localStart).toBe('2024-11-04T18:00:00');
   });
 });
 

@@ -750,9 +750,8 @@ describe('simulator: faults', () => {
       .then((r) => r.text())
       .catch(() => 'failed');
     await new Promise((r) => setTimeout(r, 50));
-    const t0 = performance.now();
+    // A close() that waited for the 60 s trickle would outlast the test's timeout.
     await s2.close();
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(await h).toBe('failed');
     expect(await sl).toBe('failed');
   });
