@@ -85,10 +85,32 @@ describe('report in the bucket', () => {
       await writeDerived(store, USER, raw);
     }
     const deps = { accounts, ledger, store, clock, log: silentLog };
-    const built = await refreshIndex(deps, USER, { outcome: 'ok', enqueued: 3, deleted: 0 });
+    const key = reportKey(USER);
+    // While a fetch is in flight (a backfill), the index is built but the report waits.
+    const items = ['11', '12', '13'].map((id) => ({
+      feed: 'fitnessActivities' as const,
+      id,
+      summaryHash: id,
+    }));
+    await ledger.observe(USER, items, clock.now());
+    expect(await ledger.markEnqueued(USER, 'fitnessActivities', '13', 1, clock.now(), 60_000)).toBe(
+      true,
+    );
+    const busy = await refreshIndex(deps, USER, { outcome: 'ok', enqueued: 3, deleted: 0 });
+    expect(busy).toMatchObject({ outcome: 'built', rows: 3 });
+    expect(busy).not.toHaveProperty('reportBytes');
+    expect(await versions(key)).toBe(0);
+    await ledger.markSynced(
+      USER,
+      'fitnessActivities',
+      '13',
+      { rev: 1, contentHash: 'h', key: `raw/${USER}/fitnessActivities/13.json` },
+      clock.now(),
+    );
+    clock.advance(3_600_000);
+    const built = await refreshIndex(deps, USER, { outcome: 'ok', enqueued: 0, deleted: 0 });
     expect(built).toMatchObject({ outcome: 'built', rows: 3 });
     expect(built.outcome === 'built' && built.reportBytes).toBeGreaterThan(10_000);
-    const key = reportKey(USER);
     const obj = await c.s3.send(new GetObjectCommand({ Bucket: env.bucketName, Key: key }));
     expect(obj.ContentType).toBe('text/html; charset=utf-8');
     const html = await obj.Body!.transformToString();
