@@ -14,6 +14,7 @@ import { writeDerived } from '../../functions/core/export/derive.ts';
 import { type Account, silentLog } from '../../functions/core/ports.ts';
 import { reportKey } from '../../functions/core/report/build.ts';
 import { refreshIndex } from '../../functions/core/sync/index-refresh.ts';
+import { USER_DATA_PREFIXES } from '../../functions/shared/app/deauthorize.ts';
 import {
   type MotoClients,
   motoClients,
@@ -136,6 +137,14 @@ describe('report in the bucket', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await r.text()).toBe(html);
+
+    // onRevoke=delete purges every prefix of the user: the report (all their data in one page)
+    // is one of them.
+    const prefixes = new Set<string>();
+    for await (const k of store.list(''))
+      if (k.split('/')[1] === USER) prefixes.add(`${k.split('/')[0]}/`);
+    expect(prefixes).toContain('report/');
+    for (const p of prefixes) expect(USER_DATA_PREFIXES).toContain(p);
   });
 
   it('--url refuses a bad lifetime and says when no report exists yet', async () => {

@@ -76,6 +76,11 @@ export async function refreshIndex(
   const inFlight = items.some((it) => it.status === 'ENQUEUED');
   const { rows } = await buildIndex(deps.store, userId, deletedIds);
   const { files } = await buildManifest(deps.store, userId);
+  // Recorded before the report: a slow report never makes the next run rebuild the index.
+  await patchAccount(deps.accounts, userId, {
+    indexBuiltAt: now,
+    indexDirtyAt: inFlight ? now : undefined,
+  });
   let reportBytes: number | undefined;
   if (!inFlight)
     try {
@@ -84,10 +89,6 @@ export async function refreshIndex(
     } catch (e) {
       deps.log.warn('report not rebuilt', { userId, error: describeError(e) });
     }
-  await patchAccount(deps.accounts, userId, {
-    indexBuiltAt: now,
-    indexDirtyAt: inFlight ? now : undefined,
-  });
   const ms = Date.now() - t0;
   deps.log.info('index rebuilt', { userId, rows, files, ms, inFlight, reportBytes });
   return {
