@@ -8,8 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
 import { ReportWorkers } from '../functions/adapters/local/report-workers.ts';
 import { describeError } from '../functions/core/errors.ts';
@@ -78,6 +77,9 @@ export async function presignReport(
   }
   const bucket = o.bucket ?? (await resolveOutputs(o, ['BucketName'])).BucketName;
   if (!bucket) throw new CliError('need --bucket (or the stack outputs file)', EXIT.usage);
+  // Loaded only for --url: every other command starts faster without the S3 client.
+  const { GetObjectCommand, ListObjectsV2Command, S3Client } = await import('@aws-sdk/client-s3');
+  const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
   const s3 = client ?? new S3Client(o.region ? { region: o.region } : {});
   let userId = o.userId;
   if (userId === undefined) {

@@ -62,6 +62,8 @@ export const DATA_PREFIXES = ['raw/', 'gpx/', 'tcx/', 'geojson/', 'index/'] as c
 export const IMPORT_PREFIX = 'imports/';
 /** The assembled index (scheduler) and the stored objects its manifest lists. */
 export const INDEX_PREFIX = 'index/';
+/** The HTML report the scheduler rebuilds with the index (functions/core/report/). */
+export const REPORT_PREFIX = 'report/';
 export const MANIFEST_PREFIXES = ['raw/', 'gpx/', 'tcx/', 'geojson/'] as const;
 /** Singleton documents the scheduler stores (functions/core/keys.ts DOCS). */
 export const SINGLETON_DOCS = ['profile', 'settings', 'records'] as const;
@@ -280,9 +282,16 @@ export class RkSyncStack extends Stack {
     });
     grantTable(scheduler, table, key, 'scheduler');
     grantSend(scheduler, queue, key);
-    // Reads the per-activity rows and writes the assembled files under index/; reads (HEAD)
-    // raw and derived objects for the manifest's hashes and sizes. No delete, no media/.
-    grantObjects(scheduler, bucket, key, [INDEX_PREFIX], ['s3:GetObject', 's3:PutObject']);
+    // Reads the per-activity rows and writes the assembled files under index/ and the HTML
+    // report under report/; reads (HEAD) raw and derived objects for the manifest's hashes and
+    // sizes, and raw documents for the report. No delete, no media/.
+    grantObjects(
+      scheduler,
+      bucket,
+      key,
+      [INDEX_PREFIX, REPORT_PREFIX],
+      ['s3:GetObject', 's3:PutObject'],
+    );
     grantObjects(scheduler, bucket, key, MANIFEST_PREFIXES, ['s3:GetObject']);
     // Profile, settings and records (singleton documents, stored weekly by the scheduler):
     // exactly raw/{userId}/{doc}/latest.json, nothing else under raw/.
@@ -292,11 +301,13 @@ export class RkSyncStack extends Stack {
     );
     scheduler.acknowledgeWildcards(
       [
-        ...[INDEX_PREFIX, ...MANIFEST_PREFIXES].map((p) => `Resource::${bucketArnToken}/${p}*`),
+        ...[INDEX_PREFIX, REPORT_PREFIX, ...MANIFEST_PREFIXES].map(
+          (p) => `Resource::${bucketArnToken}/${p}*`,
+        ),
         ...SINGLETON_DOCS.map((d) => `Resource::${bucketArnToken}/raw/*/${d}/latest.json`),
       ],
       'The index, manifest and singleton documents cover one user: keys are {prefix}{userId}/… ' +
-        'with the user id only known at runtime; writes are limited to index/ and ' +
+        'with the user id only known at runtime; writes are limited to index/, report/ and ' +
         'raw/{userId}/{profile,settings,records}/latest.json, the rest is read-only.',
     );
     scheduler.grantActions(['ssm:GetParameter'], [tokenParamArn]);
@@ -358,7 +369,7 @@ export class RkSyncStack extends Stack {
     if (config.onRevoke === 'delete') {
       // X7: delete every version of the revoked user's objects (keys are raw/{userId}/…,
       // gpx/{userId}/…): the user id is only known at runtime, so the grant is per prefix.
-      const prefixes = [...DATA_PREFIXES, MEDIA_PREFIX, IMPORT_PREFIX];
+      const prefixes = [...DATA_PREFIXES, MEDIA_PREFIX, IMPORT_PREFIX, REPORT_PREFIX];
       deauthorize.grantActions(
         ['s3:DeleteObject', 's3:DeleteObjectVersion'],
         prefixes.map((p) => bucket.arnForObjects(`${p}*`)),

@@ -686,7 +686,7 @@ describe('IAM least privilege (X4)', () => {
     }
   });
 
-  it('the scheduler writes only index/ and reads raw/derived for the manifest, never deletes', () => {
+  it('the scheduler writes only index/ and report/, reads raw/derived for the manifest, never deletes', () => {
     const st = roleStatements('Scheduler');
     const s3St = st.filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:')));
     const actions = actionsOf(s3St);
@@ -695,6 +695,7 @@ describe('IAM least privilege (X4)', () => {
       s3St.filter((s) => asArray(s.Action).includes('s3:PutObject')).map((s) => s.Resource),
     );
     expect(puts).toContain('/index/*');
+    expect(puts).toContain('/report/*');
     for (const p of ['raw', 'gpx', 'tcx', 'geojson', 'media', 'imports'])
       expect(puts).not.toContain(`/${p}/*"`);
     // Under raw/ only the three singleton documents, one key per user each.
@@ -723,7 +724,7 @@ describe('IAM least privilege (X4)', () => {
       delSt.filter((s) => asArray(s.Action).includes('s3:DeleteObject')).map((s) => s.Resource),
     );
     // Every prefix the deauthorize purge walks (USER_DATA_PREFIXES), photos included.
-    for (const p of ['raw', 'gpx', 'tcx', 'geojson', 'index', 'media', 'imports'])
+    for (const p of ['raw', 'gpx', 'tcx', 'geojson', 'index', 'media', 'imports', 'report'])
       expect(delResources).toContain(`/${p}/*`);
     const importer = actionsOf(roleStatements('Importer'));
     expect(importer.some((a) => /^s3:Delete/.test(a))).toBe(false);

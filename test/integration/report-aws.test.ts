@@ -14,6 +14,7 @@ import { writeDerived } from '../../functions/core/export/derive.ts';
 import { type Account, silentLog } from '../../functions/core/ports.ts';
 import { reportKey } from '../../functions/core/report/build.ts';
 import { refreshIndex } from '../../functions/core/sync/index-refresh.ts';
+import { USER_DATA_PREFIXES } from '../../functions/shared/app/deauthorize.ts';
 import {
   type MotoClients,
   motoClients,
@@ -85,10 +86,32 @@ describe('report in the bucket', () => {
       await writeDerived(store, USER, raw);
     }
     const deps = { accounts, ledger, store, clock, log: silentLog };
-    const built = await refreshIndex(deps, USER, { outcome: 'ok', enqueued: 3, deleted: 0 });
+    const key = reportKey(USER);
+    // While a fetch is in flight (a backfill), the index is built but the report waits.
+    const items = ['11', '12', '13'].map((id) => ({
+      feed: 'fitnessActivities' as const,
+      id,
+      summaryHash: id,
+    }));
+    await ledger.observe(USER, items, clock.now());
+    expect(await ledger.markEnqueued(USER, 'fitnessActivities', '13', 1, clock.now(), 60_000)).toBe(
+      true,
+    );
+    const busy = await refreshIndex(deps, USER, { outcome: 'ok', enqueued: 3, deleted: 0 });
+    expect(busy).toMatchObject({ outcome: 'built', rows: 3 });
+    expect(busy).not.toHaveProperty('reportBytes');
+    expect(await versions(key)).toBe(0);
+    await ledger.markSynced(
+      USER,
+      'fitnessActivities',
+      '13',
+      { rev: 1, contentHash: 'h', key: `raw/${USER}/fitnessActivities/13.json` },
+      clock.now(),
+    );
+    clock.advance(3_600_000);
+    const built = await refreshIndex(deps, USER, { outcome: 'ok', enqueued: 0, deleted: 0 });
     expect(built).toMatchObject({ outcome: 'built', rows: 3 });
     expect(built.outcome === 'built' && built.reportBytes).toBeGreaterThan(10_000);
-    const key = reportKey(USER);
     const obj = await c.s3.send(new GetObjectCommand({ Bucket: env.bucketName, Key: key }));
     expect(obj.ContentType).toBe('text/html; charset=utf-8');
     const html = await obj.Body!.transformToString();
@@ -114,6 +137,14 @@ describe('report in the bucket', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await r.text()).toBe(html);
+
+    // onRevoke=delete purges every prefix of the user: the report (all their data in one page)
+    // is one of them.
+    const prefixes = new Set<string>();
+    for await (const k of store.list(''))
+      if (k.split('/')[1] === USER) prefixes.add(`${k.split('/')[0]}/`);
+    expect(prefixes).toContain('report/');
+    for (const p of prefixes) expect(USER_DATA_PREFIXES).toContain(p);
   });
 
   it('--url refuses a bad lifetime and says when no report exists yet', async () => {

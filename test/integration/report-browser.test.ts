@@ -337,9 +337,23 @@ describe.skipIf(!browserAvailable())('HTML report in headless Chromium', () => {
     expect(foreign(w, zip.file).every((u) => u.startsWith(`http://127.0.0.1:${port}/`))).toBe(true);
     expect(w.errors).toEqual([]);
     await w.page.context().close();
-    // Rebuilt without --tiles: back to no request at all.
-    const again = await runCli(['--data-dir', zip.dataDir, 'report']);
+    // Only http(s) templates with {z}/{x}/{y} are accepted.
+    const bad = await runCli([
+      '--data-dir',
+      zip.dataDir,
+      'report',
+      '--tiles',
+      'javascript:x//{z}{x}{y}',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('rk-sync: --tiles must be an http(s) URL with {z}, {x} and {y}');
+    // Rebuilt without --tiles: back to no request at all. (--open without a display says where it is.)
+    const again = await runCli(['--data-dir', zip.dataDir, 'report', '--open'], {
+      DISPLAY: '',
+      WAYLAND_DISPLAY: '',
+    });
     expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`could not open a browser; open ${zip.file}`);
     expect(again.stdout).toMatch(/report of user 0: \d+ activities/);
     const before = tileHits.length;
     const w2 = await watchedPage(browser);

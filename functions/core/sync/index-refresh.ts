@@ -12,8 +12,10 @@
  * fetch is still in flight (no ENQUEUED item), so the build after the last fetch lands
  * shows it; PENDING items re-mark the flag when a later run enqueues them.
  *
- * The HTML report (report/{userId}/index.html) is rebuilt with the index, so it is exactly as
- * fresh; a report that fails to build is logged and leaves the index build standing.
+ * The HTML report (report/{userId}/index.html) is rebuilt with the index once no fetch is in
+ * flight: it reads every raw document, so during a backfill (always in flight) it waits for the
+ * queue to drain, while the index shows progress hourly. A report that fails to build is logged
+ * and leaves the index build standing.
  */
 import type { Clock } from '../clock.ts';
 import { describeError } from '../errors.ts';
@@ -81,17 +83,19 @@ export async function refreshIndex(
   const inFlight = items.some((it) => it.status === 'ENQUEUED');
   const { rows } = await buildIndex(deps.store, userId, deletedIds);
   const { files } = await buildManifest(deps.store, userId);
-  let reportBytes: number | undefined;
-  try {
-    reportBytes = (await buildReport(deps.store, userId, { now: new Date(now).toISOString() }))
-      .bytes;
-  } catch (e) {
-    deps.log.warn('report not rebuilt', { userId, error: describeError(e) });
-  }
+  // Recorded before the report: a slow report never makes the next run rebuild the index.
   await patchAccount(deps.accounts, userId, {
     indexBuiltAt: now,
     indexDirtyAt: inFlight ? now : undefined,
   });
+  let reportBytes: number | undefined;
+  if (!inFlight)
+    try {
+      reportBytes = (await buildReport(deps.store, userId, { now: new Date(now).toISOString() }))
+        .bytes;
+    } catch (e) {
+      deps.log.warn('report not rebuilt', { userId, error: describeError(e) });
+    }
   const ms = Date.now() - t0;
   deps.log.info('index rebuilt', { userId, rows, files, ms, inFlight, reportBytes });
   return {

@@ -27,6 +27,7 @@ export const USER_DATA_PREFIXES = [
   'index/',
   'media/',
   'imports/',
+  'report/',
 ];
 
 const OK: HttpResult = { statusCode: 200, headers: { 'cache-control': 'no-store' }, body: '' };
