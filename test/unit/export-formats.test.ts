@@ -298,11 +298,10 @@ describe('GPX', () => {
     }
   });
 
-  it('10,000 points render quickly and round-trip', () => {
+  // Render speed is measured by the bench (npm run bench), not asserted here.
+  it('10,000 points render and round-trip', () => {
     const raw = longActivity(10_000);
-    const t0 = performance.now();
     const { files } = renderAll('1', raw);
-    expect(performance.now() - t0).toBeLessThan(5000);
     const gpx = files.find((f) => f.key.endsWith('.gpx'))!.body;
     const doc = new DOMParser().parseFromString(gpx, 'text/xml');
     const feature = toGeoJson(doc as unknown as Parameters<typeof toGeoJson>[0]).features[0]!;
