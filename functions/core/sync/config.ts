@@ -66,7 +66,8 @@ export function defaultSyncConfig(
     changeLogOverlapMs: 120_000,
     maxEnqueuePerRun: 100,
     spacingMs: 0,
-    slotWaitMs: 60_000,
+    // A Lambda never sleeps to pace calls (SQS delays and the next run do): 0 in AWS.
+    slotWaitMs: 0,
     refreshDocsMs: 7 * 86_400_000,
     liveRetryMs: 30 * 60_000,
     maxListingPasses: 3,

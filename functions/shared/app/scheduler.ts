@@ -25,11 +25,8 @@ export function createSchedulerHandler(
       ? [one.data.userId]
       : (await deps.accounts.list()).filter((a) => a.status === 'ACTIVE').map((a) => a.userId);
     const runs: RunSummary[] = [];
-    // One slot wait budget for the whole invocation (timeout 120 s), however many accounts.
-    const waitUntil = p.clock.now() + cfg.slotWaitMs;
     for (const userId of userIds) {
-      const slotWaitMs = Math.max(0, waitUntil - p.clock.now());
-      const s = await runScheduler(deps, { ...cfg, slotWaitMs }, userId);
+      const s = await runScheduler(deps, cfg, userId);
       runs.push(s);
       p.logger.info('scheduler run', { ...s });
       p.metrics.addMetric('ApiCalls', MetricUnit.Count, s.apiCalls);
