@@ -140,9 +140,11 @@ describe('H1 throttle model (DES)', () => {
     });
     w.start();
     await w.runFor(HOUR);
-    // The burst start: the first window's messages are due at once, not one per 9 s.
+    // The burst start: the first window's messages are due at once, not one per 9 s: all of
+    // the window's 98 grantable calls but the one kept for the next scheduled run (a Lambda
+    // never sleeps to wait for a slot).
     const first = w.h.sim.callLog.filter((c) => c.t - w!.t0 < 300_000).length;
-    expect(first).toBeGreaterThanOrEqual(98);
+    expect(first).toBeGreaterThanOrEqual(97);
     expect(w.esm.stats.invocations).toBeGreaterThan(350);
     expect(w.esm.stats.throttles).toBe(0);
     expect(w.sqs.stats.maxReceiveCount).toBe(1);
