@@ -15,7 +15,7 @@ const deleted: string[] = [];
 
 beforeAll(async () => {
   await h.start();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await h.stop();
