@@ -529,7 +529,7 @@ program
 program
   .command('invite')
   .description(
-    "AWS deployment: mint a one-time link that lets you (re)authorise through the stack's /authorize route (needed once an account is linked). Uses your AWS credentials; prints the link once.",
+    "AWS deployment: mint a one-time link that lets you link (the first time too) or re-link your Runkeeper account through the stack's /authorize route; bound to the owner's Runkeeper user once one is linked. Uses your AWS credentials; prints the link once.",
   )
   .option(
     '--outputs <file>',

@@ -9,11 +9,8 @@
  *   linked without their consent; the next invite the owner mints is a first link again.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoAccountStore, DynamoAuthStateStore } from '../functions/adapters/aws/dynamo.ts';
-import { SsmTokenStore } from '../functions/adapters/aws/sqs-ssm.ts';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unlinkAccount } from '../functions/core/sync/link.ts';
 import { CliError, EXIT } from './errors.ts';
 import { openLocal } from './local.ts';
@@ -83,6 +80,15 @@ export async function unlinkStack(
 ): Promise<UnlinkResult> {
   checkUserId(userId);
   const { table, tokenPrefix } = stackTarget(o);
+  // Loaded here, not at start-up: every other command starts without the SSM client.
+  const [{ DynamoDBClient }, { SSMClient }, { DynamoDBDocumentClient }, dynamo, { SsmTokenStore }] =
+    await Promise.all([
+      import('@aws-sdk/client-dynamodb'),
+      import('@aws-sdk/client-ssm'),
+      import('@aws-sdk/lib-dynamodb'),
+      import('../functions/adapters/aws/dynamo.ts'),
+      import('../functions/adapters/aws/sqs-ssm.ts'),
+    ]);
   const region = o.region ? { region: o.region } : {};
   const ddb =
     clients?.ddb ??
@@ -93,9 +99,9 @@ export async function unlinkStack(
   try {
     const r = await unlinkAccount(
       {
-        accounts: new DynamoAccountStore(ddb, table),
+        accounts: new dynamo.DynamoAccountStore(ddb, table),
         tokens: new SsmTokenStore(ssm, tokenPrefix),
-        states: new DynamoAuthStateStore(ddb, table),
+        states: new dynamo.DynamoAuthStateStore(ddb, table),
       },
       userId,
     );

@@ -6,10 +6,16 @@
  */
 const RULES: readonly [RegExp, string][] = [
   // Authorization schemes with their credential.
-  [/\b(Bearer|Basic|Digest|Token|OAuth)\s+[^\s"',;}\]]+/gi, '$1 [redacted]'],
-  // Header or field names whose value is a secret, in header, JSON, query or form syntax.
+  [/\b(Bearer|Basic|Digest)\s+[^\s"',;}\]]+/gi, '$1 [redacted]'],
+  // Names whose value is always a secret, in header, JSON, query or form syntax.
   [
-    /\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|access_token|refresh_token|id_token|client_secret|secret|password|token|code|state|invite)(["']?\s*[:=]\s*["']?)(?!\[redacted\]|(?:Bearer|Basic|Digest|Token|OAuth)\s+\[redacted\])[^\s"'&,;}\]]+/gi,
+    /\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|access_token|refresh_token|id_token|client_secret|password)(["']?\s*[:=]\s*["']?)(?!\[redacted\]|(?:Bearer|Basic|Digest)\s+\[redacted\])[^\s"'&,;}\]]+/gi,
+    '$1$2[redacted]',
+  ],
+  // Generic names (code, state, token, …): only a value long enough to be a credential, so
+  // "status code: 500" stays readable.
+  [
+    /\b(code|state|token|secret|invite)(["']?\s*[:=]\s*["']?)(?!\[redacted\])[^\s"'&,;}\]]{8,}/gi,
     '$1$2[redacted]',
   ],
   // Long opaque values (tokens, secrets, codes): ≥ 20 word characters mixing letters and digits.

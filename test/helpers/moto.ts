@@ -28,7 +28,7 @@ function python(): string {
 }
 
 export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const child = spawn(python(), ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {

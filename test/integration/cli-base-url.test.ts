@@ -53,11 +53,22 @@ describe('X14: plain http only on loopback', () => {
     const authFlag = await runCli([
       '--data-dir',
       join(root, 'a'),
+      'auth',
+      '--client-id',
+      'cid',
+      '--auth-base-url',
+      'http://10.0.0.1:8080',
+    ]);
+    expect(authFlag.code).toBe(2);
+    expect(authFlag.stderr).toContain('plain http is allowed only on loopback');
+    const syncFlag = await runCli([
+      '--data-dir',
+      join(root, 'a'),
       'sync',
       '--api-base-url',
       'http://10.0.0.1:8080',
     ]);
-    expect(authFlag.code).toBe(2);
+    expect(syncFlag.code).toBe(2);
 
     const cfg = join(root, 'rk-sync.json');
     writeFileSync(cfg, JSON.stringify({ authBaseUrl: 'http://runkeeper.com' }));

@@ -15,7 +15,7 @@ const deleted: string[] = [];
 
 beforeAll(async () => {
   await h.start();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await h.stop();
@@ -31,7 +31,7 @@ describe('deployed design on moto + simulator', () => {
     expect(r.firstRun?.outcome).toBe('ok');
     expect(r.firstRun?.enqueued).toBeGreaterThan(0);
     expect(h.token).not.toBe('');
-  });
+  }, 90_000);
 
   it(`backfills ${ACTIVITIES} activities: every one in S3 once and SYNCED`, async () => {
     const r = await h.backfill();

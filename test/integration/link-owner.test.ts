@@ -19,7 +19,7 @@ beforeAll(async () => {
   await h.start();
   accounts = new DynamoAccountStore(h.c.ddb, h.res.tableName);
   states = new DynamoAuthStateStore(h.c.ddb, h.res.tableName);
-}, 60_000);
+}, 180_000);
 afterAll(async () => h.stop());
 
 const awsEnv = () => ({

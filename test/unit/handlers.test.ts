@@ -86,7 +86,7 @@ function world() {
     },
   };
   const common = { TABLE_NAME: 't', CLIENT_ID: 'cid', AUTH_BASE_URL: AUTH, REDIRECT_URI: REDIRECT };
-  const authorize = createAuthorizeHandler(parseEnv('authorize', common), p, { states, accounts });
+  const authorize = createAuthorizeHandler(parseEnv('authorize', common), p, { states });
   const callback = createCallbackHandler(
     parseEnv('callback', {
       ...common,

@@ -118,9 +118,11 @@ describe('X16: token-shaped text in upstream errors is redacted everywhere it is
     expect(redactSecrets(`{"access_token":"${tok}","x":1}`)).toBe(
       '{"access_token":"[redacted]","x":1}',
     );
-    expect(redactSecrets(`client_secret=s3cr3t&code=abc`)).toBe(
+    expect(redactSecrets('client_secret=s3cr3t&code=abcdef123456')).toBe(
       'client_secret=[redacted]&code=[redacted]',
     );
+    // Short values of generic names are diagnostics, not credentials.
+    expect(redactSecrets('status code: 500, state=open')).toBe('status code: 500, state=open');
     expect(redactSecrets(`stray ${tok} here`)).toBe('stray [redacted] here');
     const plain = 'not found (404): /fitnessActivities/1234567890 for user 98765, raw/1/x.json';
     expect(redactSecrets(plain)).toBe(plain);

@@ -1,7 +1,8 @@
 /**
- * DynamoDB adapters for the budget, ledger, accounts and OAuth state (table layout:
+ * DynamoDB adapters for the budget, ledger, accounts (OAuth state: ./auth-state.ts) (layout:
  * ./table.ts). Every mutation is get → pure transition (core) → Put conditioned on the
- * version read, retried a bounded number of times on conflict.
+ * version read, retried a bounded number of times on conflict. Long because the ledger's
+ * batched observe, its byWork pick and per-user queries sit beside the item shapes they read.
  */
 import {
   BatchGetCommand,

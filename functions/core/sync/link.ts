@@ -86,7 +86,7 @@ export async function mintInvite(
 const INVITE_RE = /^[A-Za-z0-9_-]{20,100}$/;
 
 export async function beginLink(
-  deps: Pick<LinkDeps, 'states' | 'accounts' | 'clock' | 'oauth'>,
+  deps: Pick<LinkDeps, 'states' | 'clock' | 'oauth'>,
   invite?: string | undefined,
 ): Promise<{ url: string; cookie: string; state: string }> {
   if (invite === undefined) {

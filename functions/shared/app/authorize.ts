@@ -2,8 +2,8 @@
  * GET /authorize?invite=…: starts the OAuth flow with an owner-minted invite (every link)
  * and redirects to Runkeeper with a single-use state bound to an HttpOnly cookie.
  */
-import { DynamoAccountStore, DynamoAuthStateStore } from '../../adapters/aws/dynamo.ts';
-import type { AccountStore, AuthStateStore } from '../../core/ports.ts';
+import { DynamoAuthStateStore } from '../../adapters/aws/dynamo.ts';
+import type { AuthStateStore } from '../../core/ports.ts';
 import { beginLink, LinkError, STATE_TTL_MS } from '../../core/sync/link.ts';
 import type { EnvOf } from '../env.ts';
 import {
@@ -19,15 +19,14 @@ import {
 import { wrap } from '../middleware.ts';
 import { type Platform, safeError } from '../platform.ts';
 
+/** Only the OAuth states and invites: the role may touch nothing else (infra/grants.ts). */
 export interface AuthorizePorts {
   states: AuthStateStore;
-  accounts: AccountStore;
 }
 
 export function linkStores(tableName: string, p: Platform<'ddb'>): AuthorizePorts {
   return {
     states: new DynamoAuthStateStore(p.clients.ddb, tableName),
-    accounts: new DynamoAccountStore(p.clients.ddb, tableName),
   };
 }
 
@@ -36,7 +35,7 @@ export function createAuthorizeHandler(
   p: Platform<'ddb'>,
   ports: AuthorizePorts = linkStores(env.TABLE_NAME, p),
 ) {
-  const { states, accounts } = ports;
+  const { states } = ports;
   return wrap(p, async (event: HttpEvent): Promise<HttpResult> => {
     try {
       const raw = event.rawQueryString ?? '';
@@ -47,7 +46,7 @@ export function createAuthorizeHandler(
         clientId: env.CLIENT_ID,
         redirectUri: redirectUriFor(env.REDIRECT_URI, event),
       };
-      const r = await beginLink({ states, accounts, clock: p.clock, oauth }, invites[0]);
+      const r = await beginLink({ states, clock: p.clock, oauth }, invites[0]);
       p.logger.info('authorisation started', { invite: invites.length === 1 });
       return {
         statusCode: 302,
