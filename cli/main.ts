@@ -20,7 +20,7 @@ import { CliError, EXIT, EXIT_CODES_HELP, Interrupted } from './errors.ts';
 import { mintStackInvite } from './invite.ts';
 import { cliLog, openLocal } from './local.ts';
 import { chooseMode, type Reporter } from './progress.ts';
-import { describeRestore, restoreCommand, runRestore } from './restore.ts';
+import { restoreCommand } from './restore-command.ts';
 import {
   type ConfigFile,
   configRate,
@@ -33,7 +33,6 @@ import {
   urlOption,
 } from './settings.ts';
 import { describeStatus, statusReport } from './status.ts';
-import { awsStatusReport, describeAwsStatus } from './status-aws.ts';
 import { describeSummary, runSync } from './sync.ts';
 
 interface GlobalOpts {
@@ -300,6 +299,8 @@ program
       windowSeconds: pick<number>(opts.rateWindow, rate.windowSeconds, DEFAULTS.rateWindowSeconds),
     };
     if (opts.aws || opts.stack !== undefined) {
+      // Loaded only when asked for: the AWS SDK clients are not needed by the local commands.
+      const { awsStatusReport, describeAwsStatus } = await import('./status-aws.ts');
       const r = await awsStatusReport(opts, budgetRate);
       if (g.json) out(JSON.stringify(r));
       else out(describeAwsStatus(r, Date.now()));
@@ -540,6 +541,7 @@ restoreCommand(program).action(async (opts, cmd: Command) => {
   const { g } = settingsOf(cmd);
   const feeds = parseFeeds(String(opts.feed));
   if (feeds.length !== 1) throw new CliError('--feed takes one feed', EXIT.usage);
+  const { describeRestore, runRestore } = await import('./restore.ts');
   const r = await runRestore({ ...opts, feed: feeds[0]! });
   if (g.json) out(JSON.stringify(r));
   else out(describeRestore(r, opts.dryRun === true));
