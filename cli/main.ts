@@ -28,7 +28,7 @@ import { chooseMode, type Reporter } from './progress.ts';
 import { registerStrava } from './push.ts';
 import { describeStravaDemo, runStravaDemo } from './push-demo.ts';
 import { refreshLocalReport, registerReportCommand } from './report.ts';
-import { describeRestore, restoreCommand, runRestore } from './restore.ts';
+import { restoreCommand } from './restore-command.ts';
 import {
   type ConfigFile,
   configRate,
@@ -41,7 +41,6 @@ import {
   urlOption,
 } from './settings.ts';
 import { describeStatus, statusReport } from './status.ts';
-import { awsStatusReport, describeAwsStatus } from './status-aws.ts';
 import { storageCliError } from './storage.ts';
 import { describeSummary, runSync } from './sync.ts';
 import { describeUnlink, unlinkLocal, unlinkStack, wantsStack } from './unlink.ts';
@@ -312,6 +311,8 @@ program
       windowSeconds: pick<number>(opts.rateWindow, rate.windowSeconds, DEFAULTS.rateWindowSeconds),
     };
     if (opts.aws || opts.stack !== undefined) {
+      // Loaded only when asked for: the AWS SDK clients are not needed by the local commands.
+      const { awsStatusReport, describeAwsStatus } = await import('./status-aws.ts');
       const r = await awsStatusReport(opts, budgetRate);
       if (g.json) out(JSON.stringify(r));
       else out(describeAwsStatus(r, Date.now()));
@@ -617,6 +618,7 @@ restoreCommand(program).action(async (opts, cmd: Command) => {
   const { g } = settingsOf(cmd);
   const feeds = parseFeeds(String(opts.feed));
   if (feeds.length !== 1) throw new CliError('--feed takes one feed', EXIT.usage);
+  const { describeRestore, runRestore } = await import('./restore.ts');
   const r = await runRestore({ ...opts, feed: feeds[0]! });
   if (g.json) out(JSON.stringify(r));
   else out(describeRestore(r, opts.dryRun === true));

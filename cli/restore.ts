@@ -7,7 +7,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Command } from 'commander';
 import { DynamoAccountStore, DynamoLedger } from '../functions/adapters/aws/dynamo.ts';
 import { S3ObjectStore } from '../functions/adapters/aws/s3.ts';
 import { S3VersionedObjects } from '../functions/adapters/aws/s3-versions.ts';
@@ -116,28 +115,4 @@ export function describeRestore(r: RestoreReport, dryRun: boolean): string {
     );
   }
   return out.join('\n');
-}
-
-/** The command and its options; cli/main.ts adds the action. */
-export function restoreCommand(program: Command): Command {
-  return program
-    .command('restore')
-    .description(
-      "AWS deployment: bring back deleted or overwritten archive objects from the bucket's S3 versions, choosing the revision the ledger records. Uses your AWS credentials.",
-    )
-    .option('--activity <id>', 'one activity: its raw document, as the ledger records it')
-    .option('--feed <feed>', "the activity's feed", 'fitnessActivities')
-    .option('--key <key>', 'one object by key (newest stored version, or --version-id)')
-    .option('--version-id <id>', 'with --key: the version to bring back')
-    .option('--all', "every stored activity whose current object is not the ledger's revision")
-    .option('--user-id <id>', 'the Runkeeper user (default: the only linked account)')
-    .option('--dry-run', 'report what would be restored, change nothing')
-    .option(
-      '--stack <name>',
-      'the CloudFormation stack (default RkSync) when there is no cdk-outputs.json',
-    )
-    .option('--outputs <file>', 'stack outputs written by `npm run deploy`')
-    .option('--bucket <name>', 'the BucketName output (instead of the stack outputs)')
-    .option('--table <name>', 'the TableName output (instead of the stack outputs)')
-    .option('--region <region>', 'AWS region (default: your AWS configuration)');
 }

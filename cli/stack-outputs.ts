@@ -6,10 +6,9 @@
  * is enough.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import {
+import type {
   CloudFormationClient,
-  DescribeStacksCommand,
-  type DescribeStacksCommandOutput,
+  DescribeStacksCommandOutput,
 } from '@aws-sdk/client-cloudformation';
 import { CliError, EXIT } from './errors.ts';
 
@@ -54,7 +53,11 @@ async function fromCloudFormation(
   region: string | undefined,
   client?: CloudFormationClient,
 ): Promise<StackOutputs> {
-  const cfn = client ?? new CloudFormationClient(region ? { region } : {});
+  // Loaded on use: most commands never need the CloudFormation client.
+  const { CloudFormationClient: Client, DescribeStacksCommand } = await import(
+    '@aws-sdk/client-cloudformation'
+  );
+  const cfn = client ?? new Client(region ? { region } : {});
   let r: DescribeStacksCommandOutput;
   try {
     r = await cfn.send(new DescribeStacksCommand({ StackName: stack }));

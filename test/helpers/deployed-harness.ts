@@ -118,8 +118,15 @@ export class DeployedHarness {
   fetcher!: Fetcher;
   userId = '';
   token = '';
-  /** The handlers' clock (wire() applies it; a lifecycle test moves it on between deploys). */
-  clock: Clock = systemClock;
+  #offsetMs = 0;
+  /**
+   * Real time plus jumps (advance), shared by the handlers and the simulator, so a lifecycle
+   * test can let minutes pass between deploys for the whole world at once.
+   */
+  readonly clock: Clock = {
+    now: () => Date.now() + this.#offsetMs,
+    sleep: (ms, signal) => systemClock.sleep(ms, signal),
+  };
   /** The CDK context the stack was synthesised with (a redeploy adds to it). */
   context: Record<string, unknown> = {};
   /** Values that must never appear in logs (INV-SECRET): filled as they become known. */
@@ -140,6 +147,11 @@ export class DeployedHarness {
       isolateClients: false,
       ...o,
     };
+  }
+
+  /** Lets `ms` pass at once for the handlers and the simulator. */
+  advance(ms: number): void {
+    this.#offsetMs += ms;
   }
 
   say(line: string): void {
@@ -174,6 +186,7 @@ export class DeployedHarness {
         autoApprove: true,
         rateLimit: { calls, windowMs: windowS * 1000 },
         seed: 7,
+        clock: this.clock,
       }),
     ]);
     this.moto = moto;

@@ -42,7 +42,8 @@ describe('cfn-lint', () => {
     // DependsOn on the execution role) is removed in infra/constructs/depends-on.ts.
     const run = spawnSync(cmd, ['--format', 'parseable', '--', ...templates], {
       encoding: 'utf8',
-      timeout: 150_000,
+      // Five templates; on a loaded 2-core machine one run has taken over 60 s.
+      timeout: 170_000,
     });
     // ENOENT: not on PATH; 127: a pyenv shim exists but no Python version provides it.
     if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || run.status === 127) {

@@ -82,7 +82,7 @@ describe('rk-sync invite', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no stack NoSuchStack/);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
-  });
+  }, 90_000);
 
   it('without a table or outputs file: one line, exit 2', async () => {
     const r = await runCli(['invite', '--outputs', '/nonexistent/cdk-outputs.json']);
