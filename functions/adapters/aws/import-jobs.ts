@@ -3,7 +3,7 @@
  * `pending` is a number set: removing a slice is a DELETE from the set, idempotent under
  * re-delivery, and exactly one writer sees it become empty (ALL_NEW after its own delete).
  */
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -11,6 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ImportJobs, SliceMessage, SliceQueue } from '../../core/import/slices.ts';
+import { sendInBatches } from './sqs-batch.ts';
 import { isConditionFailed } from './table.ts';
 
 /** Job items expire 30 days after the upload (the data they describe stays). */
@@ -94,19 +95,10 @@ export class SqsSliceQueue implements SliceQueue {
   }
 
   async send(messages: SliceMessage[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += 10) {
-      let entries = messages.slice(i, i + 10).map((m, j) => ({
-        Id: String(j),
-        MessageBody: JSON.stringify(m),
-      }));
-      for (let attempt = 0; attempt < 3 && entries.length > 0; attempt++) {
-        const r = await this.#sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: this.#url, Entries: entries }),
-        );
-        const failed = new Set((r.Failed ?? []).map((f) => f.Id));
-        entries = entries.filter((e) => failed.has(e.Id));
-      }
-      if (entries.length > 0) throw new Error(`SQS did not accept ${entries.length} messages`);
-    }
+    await sendInBatches(
+      this.#sqs,
+      this.#url,
+      messages.map((m) => ({ MessageBody: JSON.stringify(m) })),
+    );
   }
 }

@@ -230,13 +230,23 @@ export class ZipImportRun {
   readonly #plan: ZipPlan;
   readonly #lim: ZipLimits;
   readonly tally: RunTally;
+  /** A failed write throws (a slice is retried whole) instead of becoming a report error. */
+  readonly #retryable: boolean;
 
-  constructor(store: ObjectStore, userId: string, plan: ZipPlan, lim: ZipLimits, t: RunTally) {
+  constructor(
+    store: ObjectStore,
+    userId: string,
+    plan: ZipPlan,
+    lim: ZipLimits,
+    t: RunTally,
+    opts: { throwOnWriteError?: boolean } = {},
+  ) {
     this.#store = store;
     this.#userId = userId;
     this.#plan = plan;
     this.#lim = lim;
     this.tally = t;
+    this.#retryable = opts.throwOnWriteError === true;
   }
 
   /** One planned entry: keep the original; a GPX also stores the activities it belongs to. */
@@ -260,6 +270,7 @@ export class ZipImportRun {
       );
       t.originals++;
     } catch (err) {
+      if (this.#retryable) throw err;
       t.errors.push({ entry: e.name, reason: `original not stored: ${describeError(err)}` });
     }
     if (!gpx || !owners) return;
@@ -321,6 +332,7 @@ export class ZipImportRun {
     try {
       await writeDerived(this.#store, this.#userId, act, { source: 'zip' });
     } catch (e) {
+      if (this.#retryable) throw e;
       t.errors.push({
         entry: this.#plan.cardioName,
         line: row.line,

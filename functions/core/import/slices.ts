@@ -171,7 +171,10 @@ export async function runSlice(
   const plan = await planZip(src, lim, emptyTally());
   const slice = plan && sliceplan(plan).find((s) => s.n === msg.n && s.kind === msg.kind);
   if (!plan || !slice) throw new Error(`slice ${msg.n} is not part of this ZIP's plan`);
-  const run = new ZipImportRun(deps.store, msg.userId, plan, lim, tally);
+  // A failed write fails the slice: its message comes back and the slice runs again.
+  const run = new ZipImportRun(deps.store, msg.userId, plan, lim, tally, {
+    throwOnWriteError: true,
+  });
   const stop = async (at: number): Promise<SliceResult> => {
     await deps.queue.send([{ ...msg, from: at }]);
     deps.log.info('import slice continued before the deadline', { n: msg.n, at });
