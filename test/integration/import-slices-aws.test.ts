@@ -144,9 +144,11 @@ describe('importer Lambda: a large export in bounded slices (issue #14 §1)', ()
     const planned = await importer(event, { ...ctx, getRemainingTimeInMillis: () => 900_000 });
     const slices = planned.imports[0]?.slices ?? 0;
     expect(planned.imports[0]).toMatchObject({ key, userId, sent: slices, errors: 0 });
-    // The GPX files and the CSV in slices of SLICE_ENTRIES, then the activities without GPX.
+    // The ZIP's files (the GPX, cardioActivities.csv and measurements.csv) in slices of
+    // SLICE_ENTRIES, then the activities without GPX.
+    const files = withGpx + 2;
     expect(slices).toBe(
-      Math.ceil((withGpx + 1) / SLICE_ENTRIES) + Math.ceil((ACTIVITIES - withGpx) / SLICE_ROWS),
+      Math.ceil(files / SLICE_ENTRIES) + Math.ceil((ACTIVITIES - withGpx) / SLICE_ROWS),
     );
 
     // A short deadline: each invocation may start ENTRIES_PER_INVOCATION entries, then the
@@ -180,7 +182,7 @@ describe('importer Lambda: a large export in bounded slices (issue #14 §1)', ()
     expect(raw.size).toBe(ACTIVITIES);
     expect([...raw.values()].every((n) => n === 1)).toBe(true);
     const originals = await versionsUnder(`raw/${userId}/export/`);
-    expect(originals.size).toBe(withGpx + 1);
+    expect(originals.size).toBe(files);
     expect([...originals.values()].every((n) => n === 1)).toBe(true);
     const store = new S3ObjectStore(c.s3, env.bucketName);
     const ndjson = new TextDecoder().decode(await store.get(`index/${userId}/activities.ndjson`));
