@@ -310,13 +310,15 @@ describe('importer Lambda (export ZIP under imports/)', () => {
     };
     const before = c.counter.snapshot();
     const r = await importer(event, IMPORT_CTX);
-    expect(r.imports).toEqual([{ key, userId, slices: 1, sent: 1, errors: 0 }]);
+    // The files in one slice, the activities without GPX in another.
+    expect(r.imports).toEqual([{ key, userId, slices: 2, sent: 2, errors: 0 }]);
     const drained = await drainImportQueue(c.sqs, env.importQueueUrl!, importer, {
       context: () => IMPORT_CTX,
     });
-    expect(drained.slices).toEqual([
-      { n: 0, activities: 12, written: expect.any(Number), errors: 0, indexed: true },
-    ]);
+    expect(drained.slices.map((s) => s.n).sort()).toEqual([0, 1]);
+    expect(drained.slices.reduce((n, s) => n + s.activities, 0)).toBe(12);
+    expect(drained.slices.every((s) => s.errors === 0)).toBe(true);
+    expect(drained.slices.map((s) => s.indexed)).toEqual([false, true]);
     expect(c.counter.since(before)['S3:GetObject']).toBeGreaterThan(1);
     const raw = await keysUnder(`raw/${userId}/fitnessActivities/`);
     expect(raw).toHaveLength(12);
