@@ -22,6 +22,7 @@ const ENV: Record<string, string> = {
   TABLE_NAME: 'bench-table',
   BUCKET_NAME: 'bench-bucket',
   QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bench',
+  IMPORT_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bench-import',
   CLIENT_ID: 'bench',
   CLIENT_SECRET_PARAM: '/rk-sync/client-secret',
   TOKEN_PARAM_PREFIX: '/rk-sync/bench/tokens/',

@@ -106,10 +106,11 @@ function usage(
     s3Puts: fetches * (perFetchS3 / 2),
     s3Gets: fetches * (perFetchS3 / 2),
     s3StoredGb: storedMb / 1024,
-    sqsRequests: fetches * 3 + ESM_POLLS_PER_MINUTE * minutes,
+    // Two SQS event sources poll while idle: the fetch queue and the import queue (#14 §1).
+    sqsRequests: fetches * 3 + 2 * ESM_POLLS_PER_MINUTE * minutes,
     kmsRequests: runs + fetches * 2,
     logGb: ((runs + fetches) * 1.5) / 1024 / 1024,
-    alarms: 2,
+    alarms: 3, // fetch DLQ, import DLQ, account revoked
     kmsKeys: 1,
   };
 }
@@ -221,7 +222,7 @@ ${bundleRows}
 | typical month (30 activities, 2,880 scheduler runs) | $${typical.total.toFixed(3)} | $${typical.variable.toFixed(4)} | ${costLines(typical)} |
 | backfill of ${fmt(big.activities)} (${big.schedulerInvocations} runs, ${big.fetcherInvocations} fetches) | $${backfillCost.total.toFixed(3)} | $${backfillCost.variable.toFixed(4)} | ${costLines(backfillCost)} |
 
-Assumptions: the SQS event source's idle long polling (${ESM_POLLS_PER_MINUTE} ReceiveMessage calls a minute, inside SQS's free million a month), scheduler ${schedMs} ms and fetcher ${fetchMs} ms at ${gb * 1024} MB (arm64), ${perFetchDynamo} DynamoDB and ${perFetchS3} S3 requests per fetch, ${idleDynamo} DynamoDB requests per idle run, 200 KB stored per activity. Prices: ${Object.entries(
+Assumptions: the two SQS event sources' idle long polling (${ESM_POLLS_PER_MINUTE} ReceiveMessage calls a minute each, inside SQS's free million a month), scheduler ${schedMs} ms and fetcher ${fetchMs} ms at ${gb * 1024} MB (arm64), ${perFetchDynamo} DynamoDB and ${perFetchS3} S3 requests per fetch, ${idleDynamo} DynamoDB requests per idle run, 200 KB stored per activity. Prices: ${Object.entries(
   PRICES,
 )
   .map(([k, v]) => `${k} ${v}`)

@@ -36,8 +36,11 @@ export const TABLE_ACCESS = {
     actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'],
     leadingKeys: ['ACCOUNTS', 'USER#*', 'BUDGET#*'],
   },
-  // Which linked account an uploaded ZIP belongs to.
-  importer: { actions: ['dynamodb:Query'], leadingKeys: ['ACCOUNTS'] },
+  // Which linked account an uploaded ZIP belongs to; the sliced import's job item.
+  importer: {
+    actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    leadingKeys: ['ACCOUNTS', 'IMPORT#*'],
+  },
   // Change detection, paging, enqueueing: the ledger, its byWork index, accounts, budget.
   scheduler: {
     actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],

@@ -424,18 +424,57 @@ export class RkSyncStack extends Stack {
         'limited to the data prefixes the fetcher writes (no imports/, no delete).',
     );
 
+    // Issue #14 §1: the upload event only plans; the import runs as bounded slices, one
+    // message each, on its own queue (a slice's message stays until the slice is done).
+    const importDlq = new sqs.Queue(this, 'ImportDeadLetterQueue', {
+      ...queueEncryption,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy,
+    });
+    const importQueue = new sqs.Queue(this, 'ImportQueue', {
+      ...queueEncryption,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(TIMEOUTS.importer.toSeconds() * VISIBILITY_FACTOR),
+      retentionPeriod: Duration.days(14),
+      deadLetterQueue: { queue: importDlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+      removalPolicy,
+    });
+    new cloudwatch.Alarm(this, 'ImportDeadLetterQueueAlarm', {
+      alarmDescription:
+        'rk-sync: an import slice reached the dead-letter queue (repeated failure). Inspect ' +
+        'it, fix, then re-drive from the DLQ: slices are idempotent.',
+      metric: importDlq.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(alarmAction);
+
     const importer = new AppFunction(this, 'ImporterFunction', {
       handlerName: 'importer',
-      description: 'S3 imports/*.zip: import a Runkeeper export archive into the archive layout',
+      description:
+        'S3 imports/*.zip: plan the import of a Runkeeper export; import queue: one slice',
       timeout: TIMEOUTS.importer,
       memorySize: 1024,
       logLevel: config.logLevel,
       environment: {
         TABLE_NAME: table.tableName,
         BUCKET_NAME: bucket.bucketName,
+        IMPORT_QUEUE_URL: importQueue.queueUrl,
       },
     });
     grantTable(importer, table, key, 'importer');
+    grantSend(importer, importQueue, key);
+    importer.addEventSourceMapping('ImportQueueSource', {
+      eventSourceArn: importQueue.queueArn,
+      batchSize: 1,
+      maxConcurrency: FETCHER_MAX_CONCURRENCY,
+    });
+    grantConsume(importer, importQueue, key);
     grantObjects(importer, bucket, key, [IMPORT_PREFIX], ['s3:GetObject']);
     grantObjects(importer, bucket, key, DATA_PREFIXES, ['s3:GetObject', 's3:PutObject']);
     bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new LambdaDestination(importer), {
@@ -522,6 +561,7 @@ export class RkSyncStack extends Stack {
       TableName: [table.tableName, 'Ledger table'],
       QueueUrl: [queue.queueUrl, 'Fetch queue'],
       DeadLetterQueueUrl: [dlq.queueUrl, 'Fetch dead-letter queue'],
+      ImportDeadLetterQueueUrl: [importDlq.queueUrl, 'Import dead-letter queue'],
       ClientSecretParameter: [config.clientSecretParameter, 'SSM SecureString you create'],
       TokenParameterPrefix: [this.tokenParamPrefix, 'SSM path of stored access tokens'],
       SchedulerFunctionName: [scheduler.functionName, 'Invoke to run a sync now'],

@@ -1,5 +1,5 @@
 import { createImporterHandler } from '../shared/app/importer.ts';
-import { documentClient, s3Client } from '../shared/clients.ts';
+import { documentClient, s3Client, sqsClient } from '../shared/clients.ts';
 import { parseEnv } from '../shared/env.ts';
 import { defaultPlatform } from '../shared/platform.ts';
 
@@ -7,5 +7,5 @@ import { defaultPlatform } from '../shared/platform.ts';
  *  Only the SDK clients this function uses are constructed (and so bundled). */
 export const handler = createImporterHandler(
   parseEnv('importer'),
-  defaultPlatform({ ddb: documentClient(), s3: s3Client() }),
+  defaultPlatform({ ddb: documentClient(), s3: s3Client(), sqs: sqsClient() }),
 );

@@ -91,7 +91,7 @@ export const ENV_SCHEMAS = {
     QUEUE_URL: url,
     API_BASE_URL: url,
   }),
-  importer: z.object({ ...table, BUCKET_NAME: nonEmpty }),
+  importer: z.object({ ...table, BUCKET_NAME: nonEmpty, IMPORT_QUEUE_URL: url }),
 } as const;
 
 export type FunctionName = keyof typeof ENV_SCHEMAS;

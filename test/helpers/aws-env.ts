@@ -75,6 +75,9 @@ export interface TemplateFacts {
   queue: { VisibilityTimeout: number; MessageRetentionPeriod?: number; maxReceiveCount: number };
   dlqId: string;
   dlq: { MessageRetentionPeriod?: number };
+  /** The sliced ZIP import's queue and DLQ (issue #14 §1), absent in older templates. */
+  importQueueId?: string;
+  importDlqId?: string;
   bucketId: string;
   bucket: { versioned: boolean; sseAlgorithm?: string; bucketKey?: boolean; blockAll: boolean };
   keyId: string;
@@ -100,10 +103,14 @@ export function functionFacts(tpl: Json): Pick<TemplateFacts, 'functionIds' | 'e
 
 export function templateFacts(tpl: Json): TemplateFacts {
   const [tableId, table] = single(tpl, 'AWS::DynamoDB::Table');
-  const queues = resourcesOf(tpl, 'AWS::SQS::Queue');
+  const all = resourcesOf(tpl, 'AWS::SQS::Queue');
+  const isImport = ([id]: [string, Json]) => id.startsWith('Import');
+  const queues = all.filter((q) => !isImport(q));
   const main = queues.find(([, q]) => q.Properties?.RedrivePolicy);
   const dlq = queues.find(([, q]) => !q.Properties?.RedrivePolicy);
   if (!main || !dlq || queues.length !== 2) throw new Error('expected a queue and its DLQ');
+  const importQueue = all.find((q) => isImport(q) && q[1].Properties?.RedrivePolicy);
+  const importDlq = all.find((q) => isImport(q) && !q[1].Properties?.RedrivePolicy);
   const buckets = resourcesOf(tpl, 'AWS::S3::Bucket').filter(
     ([, b]) => b.Properties?.VersioningConfiguration,
   );
@@ -124,6 +131,9 @@ export function templateFacts(tpl: Json): TemplateFacts {
     },
     dlqId: dlq[0],
     dlq: { MessageRetentionPeriod: dlq[1].Properties?.MessageRetentionPeriod },
+    ...(importQueue && importDlq
+      ? { importQueueId: importQueue[0], importDlqId: importDlq[0] }
+      : {}),
     bucketId,
     bucket: {
       versioned: bucket.Properties.VersioningConfiguration.Status === 'Enabled',
@@ -209,6 +219,8 @@ export interface Provisioned {
   bucketName: string;
   queueUrl: string;
   dlqUrl: string;
+  /** The import queue (sliced ZIP import), when the template has one. */
+  importQueueUrl?: string;
   kmsKeyArn: string;
   visibilityTimeout: number;
   maxReceiveCount: number;
@@ -391,6 +403,13 @@ export async function provision(
     [facts.dlqId]: dlqUrl,
     [facts.keyId]: kmsKeyArn,
   };
+  let importQueueUrl: string | undefined;
+  if (facts.importQueueId && facts.importDlqId) {
+    const iq = await createQueues(c, facts, `${prefix}-import`, opts.timeScale);
+    importQueueUrl = iq.queueUrl;
+    physical[facts.importQueueId] = iq.queueUrl;
+    physical[facts.importDlqId] = iq.dlqUrl;
+  }
   for (const [id, name] of Object.entries(facts.functionIds)) physical[id] = `${prefix}-${name}`;
   return {
     prefix,
@@ -398,6 +417,7 @@ export async function provision(
     bucketName,
     queueUrl,
     dlqUrl,
+    ...(importQueueUrl ? { importQueueUrl } : {}),
     kmsKeyArn,
     visibilityTimeout,
     maxReceiveCount: facts.queue.maxReceiveCount,

@@ -48,9 +48,9 @@ const NOT_APPLICABLE: Record<
   },
   CKV_AWS_27: {
     reason:
-      'encryption=aws-managed: both queues use SQS-managed SSE (SqsManagedSseEnabled: true, asserted in test/infra/stack-aws-managed.test.ts); this check only recognises KmsMasterKeyId, so encrypted queues read as unencrypted.',
+      'encryption=aws-managed: the fetch and import queues and their DLQs use SQS-managed SSE (SqsManagedSseEnabled: true, asserted in test/infra/stack-aws-managed.test.ts); this check only recognises KmsMasterKeyId, so encrypted queues read as unencrypted.',
     mode: 'aws-managed',
-    only: /AWS::SQS::Queue\.Fetch(DeadLetter)?Queue/,
+    only: /AWS::SQS::Queue\.(Fetch|Import)(DeadLetter)?Queue/,
   },
   CKV_AWS_26: {
     reason:

@@ -133,14 +133,19 @@ describe('encryption=aws-managed', () => {
   });
 
   it('queue and DLQ: SQS-managed SSE, TLS-only', () => {
-    for (const name of ['FetchQueue', 'FetchDeadLetterQueue']) {
+    for (const name of [
+      'FetchQueue',
+      'FetchDeadLetterQueue',
+      'ImportQueue',
+      'ImportDeadLetterQueue',
+    ]) {
       const q = only(resources, name, 'AWS::SQS::Queue');
       expect(q.Properties?.SqsManagedSseEnabled, name).toBe(true);
       expect(q.Properties?.KmsMasterKeyId, name).toBeUndefined();
       expect(q.Properties?.KmsDataKeyReusePeriodSeconds, name).toBeUndefined();
     }
     const policies = Object.values(resources).filter((r) => r.Type === 'AWS::SQS::QueuePolicy');
-    expect(policies).toHaveLength(2);
+    expect(policies).toHaveLength(4);
     for (const p of policies) {
       expect(JSON.stringify(p.Properties?.PolicyDocument)).toContain('aws:SecureTransport');
     }
@@ -153,7 +158,7 @@ describe('encryption=aws-managed', () => {
       PolicyDocument: { Statement: Match.arrayWith([denyInsecureTransport]) },
     });
     const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-    expect(alarms).toHaveLength(2);
+    expect(alarms).toHaveLength(3);
     for (const a of alarms) expect(a.Properties?.AlarmActions).toHaveLength(1);
   });
 

@@ -260,12 +260,47 @@ describe('KMS key', () => {
   });
 });
 
+describe('import queue and DLQ (issue 14 §1)', () => {
+  const queueId = logicalIdOf(resources, 'ImportQueue', 'AWS::SQS::Queue');
+  const dlqId = logicalIdOf(resources, 'ImportDeadLetterQueue', 'AWS::SQS::Queue');
+  const queue = resources[queueId]!;
+  const importerId = logicalIdOf(resources, 'ImporterFunction', 'AWS::Lambda::Function');
+
+  it('feeds the importer one slice at a time, redrives to an alarmed DLQ, outlives 6 timeouts', () => {
+    const esm = Object.values(resources).filter(
+      (r) =>
+        r.Type === 'AWS::Lambda::EventSourceMapping' &&
+        JSON.stringify(r.Properties?.EventSourceArn).includes(queueId),
+    );
+    expect(esm).toHaveLength(1);
+    expect(esm[0]!.Properties?.FunctionName).toEqual({ Ref: importerId });
+    expect(esm[0]!.Properties?.BatchSize).toBe(1);
+    expect(queue.Properties?.VisibilityTimeout).toBeGreaterThanOrEqual(
+      VISIBILITY_FACTOR * (resources[importerId]!.Properties?.Timeout as number),
+    );
+    expect(queue.Properties?.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+      maxReceiveCount: MAX_RECEIVE_COUNT,
+    });
+    const alarms = Object.values(resources).filter(
+      (r) =>
+        r.Type === 'AWS::CloudWatch::Alarm' &&
+        JSON.stringify(r.Properties?.Dimensions ?? r.Properties?.Metrics).includes(dlqId),
+    );
+    expect(alarms).toHaveLength(1);
+  });
+});
+
 describe('fetch queue and DLQ (H1, H2, F13)', () => {
   const queueId = logicalIdOf(resources, 'FetchQueue', 'AWS::SQS::Queue');
   const dlqId = logicalIdOf(resources, 'FetchDeadLetterQueue', 'AWS::SQS::Queue');
   const queue = resources[queueId]!;
   const dlq = resources[dlqId]!;
-  const esm = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+  const esm = Object.values(resources).filter(
+    (r) =>
+      r.Type === 'AWS::Lambda::EventSourceMapping' &&
+      JSON.stringify(r.Properties?.EventSourceArn).includes(queueId),
+  );
 
   it('visibility timeout is at least 6 x the consuming function timeout', () => {
     expect(esm).toHaveLength(1);
@@ -410,7 +445,7 @@ describe('functions', () => {
         'TABLE_NAME',
         'TOKEN_PARAM_PREFIX',
       ],
-      Importer: ['BUCKET_NAME', 'TABLE_NAME'],
+      Importer: ['BUCKET_NAME', 'IMPORT_QUEUE_URL', 'TABLE_NAME'],
     };
     for (const name of APP_FUNCTIONS) {
       expect(Object.keys(fnEnv(name)).sort(), name).toEqual([...common, ...expected[name]].sort());
@@ -761,7 +796,7 @@ describe('IAM per function (X17, issue #12)', () => {
         'dynamodb:Query',
       ],
       Fetcher: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
-      Importer: ['dynamodb:Query'],
+      Importer: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       Scheduler: [
         'dynamodb:BatchGetItem',
         'dynamodb:GetItem',
@@ -778,8 +813,12 @@ describe('IAM per function (X17, issue #12)', () => {
       ]);
     }
     const all = statements().flatMap(([, st]) => asArray(st.Action));
-    for (const a of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'])
-      expect(all).not.toContain(a);
+    for (const a of ['dynamodb:Scan', 'dynamodb:BatchWriteItem']) expect(all).not.toContain(a);
+    // UpdateItem only for the import job's pending set (an atomic, idempotent set DELETE).
+    const updaters = APP_FUNCTIONS.filter((n) =>
+      serviceActions(n, 'dynamodb').includes('dynamodb:UpdateItem'),
+    );
+    expect(updaters).toEqual(['Importer']);
   });
 
   it('the public functions reach only their own items (dynamodb:LeadingKeys)', () => {
@@ -792,6 +831,7 @@ describe('IAM per function (X17, issue #12)', () => {
       { 'dynamodb:LeadingKeys': ['STATE#*', 'INVITE#*', 'OWNER', 'ACCOUNTS', 'BUDGET#*'] },
     ]);
     expect(leading('Deauthorize')).toEqual([{ 'dynamodb:LeadingKeys': ['ACCOUNTS', 'USER#*'] }]);
+    expect(leading('Importer')).toEqual([{ 'dynamodb:LeadingKeys': ['ACCOUNTS', 'IMPORT#*'] }]);
     // Only the scheduler queries the byWork index.
     for (const name of APP_FUNCTIONS) {
       const res = JSON.stringify(
@@ -833,8 +873,9 @@ describe('IAM per function (X17, issue #12)', () => {
       'Fetcher s3': ['kms:Decrypt', 'kms:GenerateDataKey'],
       'Fetcher sqs': ['kms:Decrypt', 'kms:GenerateDataKey'],
       'Fetcher ssm': ['kms:Decrypt'],
-      'Importer dynamodb': ['kms:Decrypt', 'kms:DescribeKey'],
+      'Importer dynamodb': write,
       'Importer s3': ['kms:Decrypt', 'kms:GenerateDataKey'],
+      'Importer sqs': ['kms:Decrypt', 'kms:GenerateDataKey'],
       'Scheduler dynamodb': write,
       'Scheduler s3': ['kms:Decrypt', 'kms:GenerateDataKey'],
       'Scheduler sqs': ['kms:Decrypt', 'kms:GenerateDataKey'],
@@ -852,7 +893,14 @@ describe('IAM per function (X17, issue #12)', () => {
       'sqs:ReceiveMessage',
       'sqs:SendMessage',
     ]);
-    for (const name of ['Authorize', 'Callback', 'Deauthorize', 'Importer'] as const)
+    // The importer sends and consumes its own import queue (sliced ZIP import).
+    expect(serviceActions('Importer', 'sqs')).toEqual([
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:ReceiveMessage',
+      'sqs:SendMessage',
+    ]);
+    for (const name of ['Authorize', 'Callback', 'Deauthorize'] as const)
       expect(serviceActions(name, 'sqs'), name).toEqual([]);
   });
 });

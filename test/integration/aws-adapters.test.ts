@@ -47,6 +47,7 @@ import {
   templateFacts,
   uniqueName,
 } from '../helpers/aws-env.ts';
+import { drainImportQueue } from '../helpers/import-queue.ts';
 import { type Moto, startMoto } from '../helpers/moto.ts';
 
 // The budget contract's utilisation property makes ~5,000 sequential DynamoDB requests
@@ -309,17 +310,25 @@ describe('importer Lambda (export ZIP under imports/)', () => {
     };
     const before = c.counter.snapshot();
     const r = await importer(event, IMPORT_CTX);
-    expect(r.imports).toEqual([
-      { key, userId, activities: 12, written: expect.any(Number), errors: 0 },
-    ]);
+    // The files in one slice, the activities without GPX in another.
+    expect(r.imports).toEqual([{ key, userId, slices: 2, sent: 2, errors: 0 }]);
+    const drained = await drainImportQueue(c.sqs, env.importQueueUrl!, importer, {
+      context: () => IMPORT_CTX,
+    });
+    expect(drained.slices.map((s) => s.n).sort()).toEqual([0, 1]);
+    expect(drained.slices.reduce((n, s) => n + s.activities, 0)).toBe(12);
+    expect(drained.slices.every((s) => s.errors === 0)).toBe(true);
+    expect(drained.slices.map((s) => s.indexed)).toEqual([false, true]);
     expect(c.counter.since(before)['S3:GetObject']).toBeGreaterThan(1);
     const raw = await keysUnder(`raw/${userId}/fitnessActivities/`);
     expect(raw).toHaveLength(12);
     expect(raw.every((k) => /\/9\d{19}\.json$/.test(k))).toBe(true);
     expect((await keysUnder(`index/${userId}/`)).length).toBeGreaterThan(0);
     const puts = c.counter.snapshot();
+    // The same upload event again (S3 delivers at least once): the job is finished, nothing
+    // is sent or written.
     const again = await importer(event, IMPORT_CTX);
-    expect(again.imports[0]?.written).toBe(0);
+    expect(again.imports[0]?.sent).toBe(0);
     expect(c.counter.since(puts)['S3:PutObject'] ?? 0).toBe(0);
     // No owner: not imported.
     const none = await importer(

@@ -1,7 +1,7 @@
 /**
  * The fetch queue (SQS) and the token store (SSM SecureString parameters).
  */
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   DeleteParameterCommand,
   GetParameterCommand,
@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { assertUserId } from '../../core/keys.ts';
 import type { FetchMessage, TokenStore, WorkQueue } from '../../core/ports.ts';
+import { sendInBatches } from './sqs-batch.ts';
 
 export class SqsWorkQueue implements WorkQueue {
   readonly #sqs: SQSClient;
@@ -20,26 +21,14 @@ export class SqsWorkQueue implements WorkQueue {
   }
 
   async send(messages: { body: FetchMessage; delaySeconds: number }[]): Promise<void> {
-    for (let i = 0; i < messages.length; i += 10) {
-      const chunk = messages.slice(i, i + 10);
-      let entries = chunk.map((m, j) => ({
-        Id: String(j),
+    await sendInBatches(
+      this.#sqs,
+      this.#url,
+      messages.map((m) => ({
         MessageBody: JSON.stringify(m.body),
         DelaySeconds: Math.min(900, Math.max(0, Math.round(m.delaySeconds))),
-      }));
-      for (let attempt = 0; attempt < 3 && entries.length > 0; attempt++) {
-        const r = await this.#sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: this.#url, Entries: entries }),
-        );
-        const failed = new Set((r.Failed ?? []).map((f) => f.Id));
-        const permanent = (r.Failed ?? []).filter((f) => f.SenderFault);
-        if (permanent.length > 0) {
-          throw new Error(`SQS refused ${permanent.length} messages (${permanent[0]?.Code})`);
-        }
-        entries = entries.filter((e) => failed.has(e.Id));
-      }
-      if (entries.length > 0) throw new Error(`SQS did not accept ${entries.length} messages`);
-    }
+      })),
+    );
   }
 }
 

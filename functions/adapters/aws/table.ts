@@ -13,6 +13,8 @@
  *   invite    INVITE#{sha256}     INVITE                  expiresAtMs, expiresAt, userId (bound owner)
  *   owner     OWNER               OWNER                   userId, claimedAt (one conditional write
  *                                                         decides who owns the deployment)
+ *   import    IMPORT#{jobId}      JOB                     pending (number set of slices), slices,
+ *                                                         finishedAt, expiresAt (import-jobs.ts)
  *
  * - Listing accounts is one Query on pk=ACCOUNTS.
  * - `v` is the compare-and-swap version: every write is a Put conditioned on the version read
