@@ -89,8 +89,7 @@ export async function makeWorld(o: WorldOptions = {}): Promise<World> {
   const runs: RunSummary[] = [];
   const crashes: string[] = [];
   const outcomes: Record<FetchOutcome | 'error', number> = emptyOutcomes();
-  // The scheduler's bounded wait for a slot (slotWaitMs) passes in virtual time, the fetcher
-  // running meanwhile, as a real Lambda's wait does.
+  // Any scheduler sleep (retry back-off) passes in virtual time, the fetcher running meanwhile.
   const schedBase: FetcherDeps = {
     ...h.deps,
     clock: { now: () => h.clock.now(), sleep: (ms) => rt.sleep(ms, 'scheduler-wait') },

@@ -18,12 +18,6 @@ export interface SyncConfig {
    * later ones exactly when the sliding window frees them (the fastest the limit allows).
    */
   spacingMs: number;
-  /**
-   * A run that finds no call free now waits for the next free slot when it is at most this
-   * far away (the AWS scheduler's runs come every 900 s, the window frees 901 s after a burst),
-   * so listing never skips a window. 0 = never wait (the local driver waits on its own).
-   */
-  slotWaitMs: number;
   /** Refresh the /user resource map and the singleton documents after this long. */
   refreshDocsMs: number;
   /** A live (still recording) activity is retried after this long. */
@@ -66,8 +60,6 @@ export function defaultSyncConfig(
     changeLogOverlapMs: 120_000,
     maxEnqueuePerRun: 100,
     spacingMs: 0,
-    // A Lambda never sleeps to pace calls (SQS delays and the next run do): 0 in AWS.
-    slotWaitMs: 0,
     refreshDocsMs: 7 * 86_400_000,
     liveRetryMs: 30 * 60_000,
     maxListingPasses: 3,

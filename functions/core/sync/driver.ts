@@ -52,7 +52,7 @@ export async function driveLocalSync(
   opts: DriveOptions = {},
 ): Promise<DriveResult> {
   // The next run starts when the queue drains, so no reserve is needed (and no lease).
-  const local: SyncConfig = { ...cfg, leaseMs: 0, reserveForNextRun: false, slotWaitMs: 0 };
+  const local: SyncConfig = { ...cfg, leaseMs: 0, reserveForNextRun: false };
   const maxReceives = opts.maxReceives ?? 5;
   const random = opts.random ?? Math.random;
   const p: Progress = {

@@ -25,7 +25,7 @@ import { DOCS, docKey, FEEDS, type FeedName } from '../keys.ts';
 import type { Account, FeedCursor, SyncDeps } from '../ports.ts';
 import { storageFault } from '../storage-fault.ts';
 import type { SyncConfig } from './config.ts';
-import { plannedSlots, waitForSlot } from './slots.ts';
+import { plannedSlots } from './slots.ts';
 
 export interface SchedulerDeps extends SyncDeps {
   api: (token: string, userId: string) => HealthGraphClient;
@@ -91,7 +91,6 @@ export async function runScheduler(
   const token = await deps.tokens.get(userId);
   if (!token) return { ...s, outcome: 'skipped', error: 'no token stored' };
   const bkey = budgetKey(userId);
-  await waitForSlot(deps, cfg, bkey);
   const client = deps.api(token, userId);
   const runStart = deps.clock.now();
 
@@ -221,7 +220,7 @@ export async function runScheduler(
       }
 
       // 3. Backfill pages only while the ledger holds less work than this period can fetch.
-      slots = await plannedSlots(deps, cfg, account, bkey, backfillPending(cfg, account));
+      slots = await plannedSlots(deps, cfg, account, bkey);
       pagesPlanned = s.pagesListed;
       picks = await deps.ledger.pick(userId, deps.clock.now(), slots.length, cfg.leaseMs);
       for (let guard = 0; guard < 1000 && picks.length < slots.length; guard++) {
@@ -253,14 +252,14 @@ export async function runScheduler(
       if (!(e instanceof BudgetExhaustedError || e instanceof RateLimitedError)) throw e;
       s.outcome = e instanceof RateLimitedError ? 'rate-limited' : 'budget';
       s.error = describeError(e);
-      slots = await plannedSlots(deps, cfg, account, bkey, backfillPending(cfg, account));
+      slots = await plannedSlots(deps, cfg, account, bkey);
       pagesPlanned = s.pagesListed;
       picks = await deps.ledger.pick(userId, deps.clock.now(), slots.length, cfg.leaseMs);
     }
 
     // Pages listed above spent calls too: plan again so the next run keeps its reserve.
     if (s.pagesListed > pagesPlanned) {
-      slots = await plannedSlots(deps, cfg, account, bkey, backfillPending(cfg, account));
+      slots = await plannedSlots(deps, cfg, account, bkey);
       picks = picks.slice(0, slots.length);
     }
 
