@@ -120,20 +120,26 @@ export class RkSyncStack extends Stack {
           dataKeyReuse: Duration.hours(24),
         }
       : { encryption: sqs.QueueEncryption.SQS_MANAGED };
-    const dlq = new sqs.Queue(this, 'FetchDeadLetterQueue', {
-      ...queueEncryption,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy,
-    });
-    const queue = new sqs.Queue(this, 'FetchQueue', {
-      ...queueEncryption,
-      enforceSSL: true,
-      visibilityTimeout: Duration.seconds(TIMEOUTS.fetcher.toSeconds() * VISIBILITY_FACTOR),
-      retentionPeriod: Duration.days(14),
-      deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
-      removalPolicy,
-    });
+    // A work queue and its dead-letter queue: TLS-only, 14 days, visibility a multiple of the
+    // consumer's timeout, a message parked after MAX_RECEIVE_COUNT receives.
+    const queueWithDlq = (name: string, consumerTimeout: Duration) => {
+      const dlq = new sqs.Queue(this, `${name}DeadLetterQueue`, {
+        ...queueEncryption,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+        removalPolicy,
+      });
+      const queue = new sqs.Queue(this, `${name}Queue`, {
+        ...queueEncryption,
+        enforceSSL: true,
+        visibilityTimeout: Duration.seconds(consumerTimeout.toSeconds() * VISIBILITY_FACTOR),
+        retentionPeriod: Duration.days(14),
+        deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+        removalPolicy,
+      });
+      return { queue, dlq };
+    };
+    const { queue, dlq } = queueWithDlq('Fetch', TIMEOUTS.fetcher);
 
     // ---------------------------------------------------------------- alarms
     // aws-managed: the topic stays without SSE. CloudWatch alarms cannot publish to a topic
@@ -425,20 +431,7 @@ export class RkSyncStack extends Stack {
 
     // Issue #14 §1: the upload event only plans; the import runs as bounded slices, one
     // message each, on its own queue (a slice's message stays until the slice is done).
-    const importDlq = new sqs.Queue(this, 'ImportDeadLetterQueue', {
-      ...queueEncryption,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy,
-    });
-    const importQueue = new sqs.Queue(this, 'ImportQueue', {
-      ...queueEncryption,
-      enforceSSL: true,
-      visibilityTimeout: Duration.seconds(TIMEOUTS.importer.toSeconds() * VISIBILITY_FACTOR),
-      retentionPeriod: Duration.days(14),
-      deadLetterQueue: { queue: importDlq, maxReceiveCount: MAX_RECEIVE_COUNT },
-      removalPolicy,
-    });
+    const { queue: importQueue, dlq: importDlq } = queueWithDlq('Import', TIMEOUTS.importer);
     new cloudwatch.Alarm(this, 'ImportDeadLetterQueueAlarm', {
       alarmDescription:
         'rk-sync: an import slice reached the dead-letter queue (repeated failure). Inspect ' +
